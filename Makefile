@@ -7,7 +7,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 JOBS   ?= 2
 
-.PHONY: test test-slow reproduce quick-reproduce bench clean
+.PHONY: test test-slow reproduce quick-reproduce bench docs-figures clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -31,6 +31,11 @@ quick-reproduce: $(STAMP)
 
 bench: $(STAMP)
 	for f in benchmarks/bench_*.py; do $(PY) $$f || exit 1; done
+
+# copy the PNGs of a default run into docs/figures/ (shown by the README)
+docs-figures:
+	mkdir -p docs/figures
+	for f in results/*/*.png; do cp "$$f" docs/figures/; done
 
 clean:
 	rm -rf results .pytest_cache
