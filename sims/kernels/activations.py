@@ -1,0 +1,174 @@
+"""Activation layers: the finite elementwise map and its dual (NNGP ``T``) and derivative dual (NTK ``Ṫ``).
+
+Each layer maps ``nngp ← T(q11, q22, q12)``, ``ntk ← ntk·Ṫ(q11, q22, q12)`` with ``q11, q22`` the
+per-position variances (spatial diagonals of the self-covariances) — Lee et al. 2018 (arXiv:1711.00165),
+Jacot et al. 2018 (arXiv:1806.07572).  Closed forms are in :mod:`theory.dual_activations`.
+
+``Hermite(coeffs)`` is ``f = Σ_n a_n He_n/√(n!)`` and ``ElementwiseHermite(fn, degree)`` truncates ``fn``
+at ``degree``.  For variances ``q`` the coefficients of ``x ↦ f(√q x)`` are computed by Gauss–Hermite
+quadrature per example, so inputs need not lie on the unit sphere; then
+``T = Σ_n a_n(q11) a_n(q22) ρ^n`` and ``Ṫ = ∂T/∂q12`` with ``ρ = q12/√(q11 q22)`` (Daniely et al. 2016;
+Han et al. 2022, arXiv:2209.04121, §3).  Choice: ``nodes = max(2·degree + 2, 64)`` quadrature nodes,
+exact for polynomial ``f`` of degree ≤ ``degree``; for non-polynomial ``fn`` it is the truncated dual.
+"""
+from __future__ import annotations
+
+import math
+from typing import Callable, NamedTuple, Sequence
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax.scipy.special import erf as _erf
+
+from theory import dual_activations as dual
+
+__all__ = ["Relu", "ABRelu", "LeakyRelu", "Abs", "Erf", "Sin", "Gelu", "Monomial", "Hermite",
+           "ElementwiseHermite", "activation_layer"]
+
+
+def _layer_type():
+    from sims.kernels.stax import Layer  # local import: stax imports this module
+    return Layer
+
+
+def activation_layer(fn: Callable, dual_fn: Callable):
+    """Layer from an elementwise ``fn`` and ``dual_fn(q11, q22, q12) -> (T, Ṫ)``."""
+
+    def init_fn(key, input_shape):
+        return tuple(input_shape), ()
+
+    def apply_fn(params, x):
+        return fn(x)
+
+    def kernel_fn(k):
+        ns = k.ns
+        v1 = _diag(k.cov1, ns)
+        v2 = _diag(k.cov2, ns)
+        one = (1,) * ns
+        a1 = v1.reshape(v1.shape[:1] + (1,) + v1.shape[1:] + one)
+        a2 = v2.reshape((1,) + v2.shape[:1] + one + v2.shape[1:])
+        t, tdot = dual_fn(a1, a2, k.nngp)
+        s1, _ = dual_fn(v1.reshape(v1.shape + one), v1.reshape(v1.shape[:1] + one + v1.shape[1:]), k.cov1)
+        s2, _ = dual_fn(v2.reshape(v2.shape + one), v2.reshape(v2.shape[:1] + one + v2.shape[1:]), k.cov2)
+        return k._replace(nngp=t, ntk=k.ntk * tdot, cov1=s1, cov2=s2)
+
+    return _layer_type()(init_fn, apply_fn, kernel_fn)
+
+
+def _diag(a, ns):
+    if ns == 0:
+        return a
+    sh = a.shape[1:1 + ns]
+    p = math.prod(sh)
+    return jnp.diagonal(a.reshape(a.shape[0], p, p), axis1=-2, axis2=-1).reshape((a.shape[0],) + sh)
+
+
+def ABRelu(a: float, b: float):
+    """``f(x) = a·min(x, 0) + b·max(x, 0)`` (arc-cosine kernels; NT ``ABRelu``)."""
+    return activation_layer(lambda x: a * jnp.minimum(x, 0) + b * jnp.maximum(x, 0),
+                            lambda q1, q2, c: dual.abrelu(q1, q2, c, a=a, b=b))
+
+
+def Relu():
+    """``max(x, 0)``: ``T = √P(sin θ + (π−θ)cos θ)/(2π)``, ``Ṫ = (π−θ)/(2π)`` (no factor 2)."""
+    return ABRelu(0.0, 1.0)
+
+
+def LeakyRelu(alpha: float):
+    """``max(x, 0) + α min(x, 0)``."""
+    return ABRelu(alpha, 1.0)
+
+
+def Abs():
+    """``|x|``."""
+    return ABRelu(-1.0, 1.0)
+
+
+def Erf():
+    """``erf(x)`` (Williams 1997 arcsine kernel)."""
+    return activation_layer(_erf, dual.erf)
+
+
+def Sin(*, a: float = 1.0, b: float = 1.0, c: float = 0.0):
+    """``a·sin(b x + c)``."""
+    return activation_layer(lambda x: a * jnp.sin(b * x + c),
+                            lambda q1, q2, q: dual.sin(q1, q2, q, a=a, b=b, c=c))
+
+
+def Gelu():
+    """Exact GELU ``x Φ(x)``."""
+    return activation_layer(lambda x: jax.nn.gelu(x, approximate=False), dual.gelu)
+
+
+def Monomial(degree: int):
+    """``x**degree`` (0..5), Isserlis' theorem."""
+    if not isinstance(degree, int) or not 0 <= degree <= 5:
+        raise ValueError(f"degree must be an int in 0..5, got {degree!r}")
+    return activation_layer(lambda x: x ** degree,
+                            lambda q1, q2, c: dual.monomial(q1, q2, c, degree=degree))
+
+
+# -- Hermite-expansion duals -------------------------------------------------------------------
+
+def _hermite_dual(fn: Callable, degree: int, nodes: int):
+    z, w = np.polynomial.hermite_e.hermegauss(nodes)
+    w = w / math.sqrt(2 * math.pi)
+    # normalized probabilists' Hermite h_n(z) = He_n(z)/√(n!) at the nodes, (degree+1, nodes)
+    he = np.zeros((degree + 1, nodes))
+    he[0] = 1.0
+    if degree >= 1:
+        he[1] = z
+    for n in range(2, degree + 1):
+        he[n] = z * he[n - 1] - (n - 1) * he[n - 2]
+    norm = np.sqrt([math.factorial(n) for n in range(degree + 1)], dtype=float)
+    basis = jnp.asarray((he / norm[:, None]) * w[None, :])  # (D+1, nodes)
+    zz = jnp.asarray(z)
+    n_idx = jnp.arange(degree + 1)
+
+    def coeffs(q):  # q (...,) -> (..., D+1): a_n(q) = E[f(√q z) h_n(z)]
+        vals = fn(jnp.sqrt(q)[..., None] * zz)
+        return vals @ basis.T
+
+    def dual_fn(q1, q2, q12):
+        a1, a2 = coeffs(q1), coeffs(q2)
+        p = jnp.sqrt(jnp.where(q1 * q2 > 0, q1 * q2, 1.0))
+        rho = jnp.clip(q12 / p, -1.0, 1.0)[..., None]
+        prod = a1 * a2
+        t = jnp.sum(prod * rho ** n_idx, axis=-1)
+        tdot = jnp.sum(prod[..., 1:] * n_idx[1:] * rho ** (n_idx[1:] - 1), axis=-1) / p
+        return t, tdot
+
+    return dual_fn
+
+
+def ElementwiseHermite(fn: Callable, degree: int, *, nodes: int | None = None):
+    """Any elementwise ``fn`` through its Hermite expansion truncated at ``degree`` (see module doc)."""
+    if not callable(fn):
+        raise TypeError(f"fn must be callable, got {fn!r}")
+    if not isinstance(degree, int) or degree < 0:
+        raise ValueError(f"degree must be a non-negative int, got {degree!r}")
+    nodes = nodes or max(2 * degree + 2, 64)
+    return activation_layer(fn, _hermite_dual(fn, degree, nodes))
+
+
+def Hermite(coeffs: Sequence[float]):
+    """``f(x) = Σ_n coeffs[n]·He_n(x)/√(n!)`` (normalized probabilists' Hermite basis)."""
+    c = np.asarray(coeffs, dtype=float)
+    if c.ndim != 1 or c.size == 0 or not np.all(np.isfinite(c)):
+        raise ValueError(f"coeffs must be a non-empty finite 1-d sequence, got {coeffs!r}")
+    deg = c.size - 1
+    norm = np.sqrt([math.factorial(n) for n in range(deg + 1)], dtype=float)
+    he_coef = jnp.asarray(c / norm)
+
+    def fn(x):
+        h_prev, h = jnp.ones_like(x), x
+        out = he_coef[0] * h_prev
+        if deg >= 1:
+            out = out + he_coef[1] * h
+        for n in range(2, deg + 1):
+            h_prev, h = h, x * h - (n - 1) * h_prev
+            out = out + he_coef[n] * h
+        return out
+
+    return activation_layer(fn, _hermite_dual(fn, deg, max(2 * deg + 2, 16)))

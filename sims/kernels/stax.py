@@ -1,0 +1,365 @@
+"""Layer combinators giving a finite network and its infinite-width NNGP / NTK from one description.
+
+``init_fn, apply_fn, kernel_fn = serial(Dense(512, W_std=1.5, b_std=0.05), Relu(), Dense(1))``
+
+Conventions are those of neural-tangents (Novak et al. 2020, arXiv:1912.02803; google/neural-tangents
+``_src/stax``), which we use as the specification only:
+
+- inputs are ``(n, *spatial, channels)`` (NHWC for images); the input covariance is ``x·x'/C`` per
+  pair of spatial positions (``C`` = channels); the input NTK is 0;
+- ``'ntk'`` parameterization (default; Jacot et al. 2018): ``z = (W_std/√N_in) W x + b_std b`` with
+  ``W, b ~ N(0, 1)``, so ``nngp' = W_std² nngp + b_std²`` and ``ntk' = nngp' + W_std² ntk``; ``Conv``
+  averages the kernel over the filter's (shifted) diagonal and zero padding contributes 0;
+- ``'standard'`` (Sohl-Dickstein et al. 2020, arXiv:2001.07301): ``W ~ N(0, W_std²/N_in)``, ``b ~ N(0, b_std²)``,
+  so ``ntk' = W_std² ntk + N_in·nngp_in + [b_std is not None]`` — the width ``N_in`` enters the kernel;
+- an activation maps ``nngp ← T(q11, q22, q12)`` and ``ntk ← ntk·Ṫ`` (``theory.dual_activations``);
+- ``Flatten`` averages over the spatial diagonal, ``GlobalAvgPool`` over all position pairs.
+
+The kernel is carried as ``Kernel(nngp, ntk, cov1, cov2)``: cross arrays ``(n1, n2, *s, *s)`` and
+per-example self-covariances ``(n, *s, *s)`` (needed by pooling and by the activation variances).
+A final ``Dense(k)`` yields ``(n1, n2)`` (outputs i.i.d.; ``k`` is ignored by ``kernel_fn`` under
+``'ntk'``).  ``kernel_fn`` needs float64 inputs (enable ``jax_enable_x64`` at the entry point).
+"""
+from __future__ import annotations
+
+import collections
+import itertools
+import math
+from typing import Callable, NamedTuple, Sequence
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from sims.kernels import activations as _act
+
+__all__ = ["Kernel", "Layer", "serial", "Dense", "Conv", "AvgPool", "GlobalAvgPool", "Flatten",
+           "Relu", "ABRelu", "LeakyRelu", "Abs", "Erf", "Sin", "Gelu", "Monomial", "Hermite",
+           "ElementwiseHermite", "NNGPNTK"]
+
+NNGPNTK = collections.namedtuple("NNGPNTK", ["nngp", "ntk"])
+
+
+class Kernel(NamedTuple):
+    """Kernel state between layers: cross ``(n1, n2, *s, *s)``, self ``(n, *s, *s)`` arrays."""
+
+    nngp: jax.Array
+    ntk: jax.Array
+    cov1: jax.Array
+    cov2: jax.Array
+    ns: int          # number of spatial dimensions
+    channels: int    # current channel count (enters only the 'standard' NTK)
+
+
+class Layer(NamedTuple):
+    """``(init_fn, apply_fn, kernel_fn)`` of one layer; ``kernel_fn: Kernel -> Kernel``."""
+
+    init_fn: Callable
+    apply_fn: Callable
+    kernel_fn: Callable
+
+
+# -- helpers on (*batch, *s, *s) arrays ----------------------------------------------------------
+
+def _map3(fn, k: Kernel) -> Kernel:
+    """Apply a linear map ``fn(array, nbatch)`` to nngp, ntk (2 batch dims) and cov1/cov2 (1)."""
+    return k._replace(nngp=fn(k.nngp, 2), ntk=fn(k.ntk, 2), cov1=fn(k.cov1, 1), cov2=fn(k.cov2, 1))
+
+
+def _diag(a, nb: int, ns: int):
+    """Spatial diagonal ``(*batch, *s)`` of ``(*batch, *s, *s)``."""
+    if ns == 0:
+        return a
+    sh = a.shape[nb:nb + ns]
+    p = math.prod(sh)
+    flat = a.reshape(a.shape[:nb] + (p, p))
+    return jnp.diagonal(flat, axis1=-2, axis2=-1).reshape(a.shape[:nb] + sh)
+
+
+def _check_ntk_params(W_std, b_std, parameterization):
+    if parameterization not in ("ntk", "standard"):
+        raise ValueError(f"parameterization must be 'ntk' or 'standard', got {parameterization!r}")
+    if not (isinstance(W_std, (int, float)) and math.isfinite(W_std) and W_std >= 0):
+        raise ValueError(f"W_std must be a finite non-negative number, got {W_std!r}")
+    if b_std is not None and not (isinstance(b_std, (int, float)) and math.isfinite(b_std) and b_std >= 0):
+        raise ValueError(f"b_std must be None or a finite non-negative number, got {b_std!r}")
+
+
+def _affine_kernel(k: Kernel, lin, n_in: int, out: int, W_std, b_std, parameterization) -> Kernel:
+    """Shared Dense/Conv kernel rule; ``lin`` is the (filter-averaging) linear map."""
+    w2, b2 = W_std ** 2, (0.0 if b_std is None else b_std ** 2)
+    nngp_in = lin(k.nngp, 2)
+    nngp = w2 * nngp_in + b2
+    if parameterization == "ntk":
+        ntk = nngp + w2 * lin(k.ntk, 2)
+    else:
+        ntk = w2 * lin(k.ntk, 2) + n_in * nngp_in + (0.0 if b_std is None else 1.0)
+    return k._replace(nngp=nngp, ntk=ntk, cov1=w2 * lin(k.cov1, 1) + b2,
+                      cov2=w2 * lin(k.cov2, 1) + b2, channels=out)
+
+
+def _check_out(name, value):
+    if not (isinstance(value, (int, np.integer)) and value >= 1):
+        raise ValueError(f"{name} must be a positive int, got {value!r}")
+
+
+# -- affine layers --------------------------------------------------------------------------------
+
+def Dense(out_dim: int, *, W_std: float = 1.0, b_std: float | None = None,
+          parameterization: str = "ntk") -> Layer:
+    """Fully connected layer on the channel (last) axis; see the module docstring for the rule."""
+    _check_out("out_dim", out_dim)
+    _check_ntk_params(W_std, b_std, parameterization)
+
+    def init_fn(key, input_shape):
+        n_in = input_shape[-1]
+        kw, kb = jax.random.split(key)
+        w = jax.random.normal(kw, (n_in, out_dim))
+        b = jax.random.normal(kb, (out_dim,))
+        if parameterization == "standard":
+            w = w * W_std / math.sqrt(n_in)
+            b = b * (0.0 if b_std is None else b_std)
+        return tuple(input_shape[:-1]) + (out_dim,), (w, b)
+
+    def apply_fn(params, x):
+        w, b = params
+        if x.shape[-1] != w.shape[0]:
+            raise ValueError(f"x: Dense expects {w.shape[0]} input channels, got shape {x.shape}")
+        if parameterization == "standard":
+            return x @ w + (0.0 if b_std is None else b)
+        return W_std / math.sqrt(w.shape[0]) * (x @ w) + (0.0 if b_std is None else b_std * b)
+
+    def kernel_fn(k: Kernel) -> Kernel:
+        return _affine_kernel(k, lambda a, nb: a, k.channels, out_dim, W_std, b_std, parameterization)
+
+    return Layer(init_fn, apply_fn, kernel_fn)
+
+
+def _pads(filter_shape, padding):
+    if padding == "VALID":
+        return [(0, 0)] * len(filter_shape)
+    if padding == "SAME":
+        return [((f - 1) // 2, f // 2) for f in filter_shape]
+    raise ValueError(f"padding must be 'SAME' or 'VALID', got {padding!r}")
+
+
+def _conv_lin(a, nb, ns, filter_shape, strides, padding):
+    """``mean_δ a[..., i·s+δ, i'·s+δ]`` with zero padding (the Conv kernel map)."""
+    pads = _pads(filter_shape, padding)
+    cfg = [(0, 0)] * nb + pads + pads
+    ap = jnp.pad(a, cfg)
+    size = ap.shape[nb:nb + ns]
+    outs = [(n - f) // s + 1 for n, f, s in zip(size, filter_shape, strides)]
+    acc = 0.0
+    for delta in itertools.product(*[range(f) for f in filter_shape]):
+        sl = tuple(slice(d, d + (o - 1) * s + 1, s) for d, o, s in zip(delta, outs, strides))
+        acc = acc + ap[(slice(None),) * nb + sl + sl]
+    return acc / math.prod(filter_shape)
+
+
+def Conv(out_chan: int, filter_shape: Sequence[int], *, strides: Sequence[int] | None = None,
+         padding: str = "VALID", W_std: float = 1.0, b_std: float | None = None,
+         parameterization: str = "ntk") -> Layer:
+    """Convolution over ``len(filter_shape)`` spatial axes (channels last, default VALID as in NT)."""
+    _check_out("out_chan", out_chan)
+    _check_ntk_params(W_std, b_std, parameterization)
+    filter_shape = tuple(int(f) for f in filter_shape)
+    strides = tuple(strides) if strides is not None else (1,) * len(filter_shape)
+    _pads(filter_shape, padding)
+    fsize = math.prod(filter_shape)
+    ns = len(filter_shape)
+    spec = "N" + "HWDUVXYZ"[:ns] + "C"
+    dn = (spec, "HWDUVXYZ"[:ns] + "IO", spec)
+
+    def _check_x(shape, name):
+        if len(shape) != ns + 2:
+            raise ValueError(f"{name}: Conv with filter_shape {filter_shape} expects inputs of rank "
+                             f"{ns + 2} (n, *spatial, channels), got shape {tuple(shape)}")
+
+    def init_fn(key, input_shape):
+        _check_x((None,) + tuple(input_shape[1:]) if len(input_shape) == ns + 2 else input_shape,
+                 "input_shape")
+        c_in = input_shape[-1]
+        kw, kb = jax.random.split(key)
+        w = jax.random.normal(kw, filter_shape + (c_in, out_chan))
+        b = jax.random.normal(kb, (out_chan,))
+        if parameterization == "standard":
+            w = w * W_std / math.sqrt(fsize * c_in)
+            b = b * (0.0 if b_std is None else b_std)
+        out = jax.eval_shape(lambda z: jax.lax.conv_general_dilated(
+            z, w, strides, padding, dimension_numbers=dn), jax.ShapeDtypeStruct(
+            (1,) + tuple(input_shape[1:]), w.dtype)).shape
+        return (input_shape[0],) + out[1:], (w, b)
+
+    def apply_fn(params, x):
+        _check_x(x.shape, "x")
+        w, b = params
+        y = jax.lax.conv_general_dilated(x, w, strides, padding, dimension_numbers=dn)
+        if parameterization == "standard":
+            return y + (0.0 if b_std is None else b)
+        return W_std / math.sqrt(fsize * w.shape[-2]) * y + (0.0 if b_std is None else b_std * b)
+
+    def kernel_fn(k: Kernel) -> Kernel:
+        if k.ns != ns:
+            raise ValueError(f"x: Conv with filter_shape {filter_shape} needs {ns} spatial axes, "
+                             f"the input to this layer has {k.ns}")
+        lin = lambda a, nb: _conv_lin(a, nb, ns, filter_shape, strides, padding)  # noqa: E731
+        return _affine_kernel(k, lin, fsize * k.channels, out_chan, W_std, b_std, parameterization)
+
+    return Layer(init_fn, apply_fn, kernel_fn)
+
+
+# -- pooling / reshaping --------------------------------------------------------------------------
+
+def AvgPool(window_shape: Sequence[int], *, strides: Sequence[int] | None = None,
+            padding: str = "VALID") -> Layer:
+    """Average pooling (``normalize_edges=False``: zero padding counts in the mean, as NT's default)."""
+    window = tuple(int(w) for w in window_shape)
+    strides = tuple(strides) if strides is not None else window
+    pads = _pads(window, padding)
+    ns = len(window)
+
+    def _pool(a, nb, both):
+        nsides = 2 if both else 1
+        dims = (1,) * nb + window * nsides
+        strd = (1,) * nb + strides * nsides
+        pad = [(0, 0)] * nb + pads * nsides
+        s = jax.lax.reduce_window(a, 0.0, jax.lax.add, dims, strd, pad)
+        return s / math.prod(window) ** nsides
+
+    def init_fn(key, input_shape):
+        out = jax.eval_shape(lambda z: _pool(z, 1, False)[..., None],
+                             jax.ShapeDtypeStruct((1,) + tuple(input_shape[1:-1]), jnp.float32)).shape
+        return (input_shape[0],) + out[1:-1] + (input_shape[-1],), ()
+
+    def apply_fn(params, x):
+        if x.ndim != ns + 2:
+            raise ValueError(f"x: AvgPool{window} expects rank {ns + 2}, got shape {x.shape}")
+        y = jnp.moveaxis(x, -1, 1)
+        return jnp.moveaxis(_pool(y, 2, False), 1, -1)
+
+    def kernel_fn(k: Kernel) -> Kernel:
+        if k.ns != ns:
+            raise ValueError(f"x: AvgPool{window} needs {ns} spatial axes, got {k.ns}")
+        return _map3(lambda a, nb: _pool(a, nb, True), k)
+
+    return Layer(init_fn, apply_fn, kernel_fn)
+
+
+def GlobalAvgPool() -> Layer:
+    """Mean over all spatial positions; the kernel is averaged over all position pairs."""
+
+    def init_fn(key, input_shape):
+        return (input_shape[0], input_shape[-1]), ()
+
+    def apply_fn(params, x):
+        return jnp.mean(x, axis=tuple(range(1, x.ndim - 1)))
+
+    def kernel_fn(k: Kernel) -> Kernel:
+        f = lambda a, nb: jnp.mean(a, axis=tuple(range(nb, a.ndim)))  # noqa: E731
+        return _map3(f, k)._replace(ns=0)
+
+    return Layer(init_fn, apply_fn, kernel_fn)
+
+
+def Flatten() -> Layer:
+    """Flatten ``(n, *s, C) -> (n, |s|·C)``; kernel = mean of the spatial diagonal (NT ``Flatten``)."""
+
+    def init_fn(key, input_shape):
+        return (input_shape[0], math.prod(input_shape[1:])), ()
+
+    def apply_fn(params, x):
+        return x.reshape(x.shape[0], -1)
+
+    def kernel_fn(k: Kernel) -> Kernel:
+        f = lambda a, nb: jnp.mean(_diag(a, nb, k.ns), axis=tuple(range(nb, nb + k.ns)))  # noqa: E731
+        positions = math.prod(k.nngp.shape[2:2 + k.ns])
+        return _map3(f, k)._replace(ns=0, channels=k.channels * positions)
+
+    return Layer(init_fn, apply_fn, kernel_fn)
+
+
+# -- activations (thin wrappers over sims.kernels.activations) --------------------------------------
+
+Relu, ABRelu, LeakyRelu, Abs = _act.Relu, _act.ABRelu, _act.LeakyRelu, _act.Abs
+Erf, Sin, Gelu, Monomial = _act.Erf, _act.Sin, _act.Gelu, _act.Monomial
+Hermite, ElementwiseHermite = _act.Hermite, _act.ElementwiseHermite
+
+
+# -- serial and the input kernel --------------------------------------------------------------------
+
+def _input_kernel(x1, x2) -> Kernel:
+    ns = x1.ndim - 2
+    letters = "hwdefgij"[:ns]
+    up = letters.upper()
+    c = x1.shape[-1]
+    cross = jnp.einsum(f"a{letters}c,b{up}c->ab{letters}{up}", x1, x2) / c
+    s1 = jnp.einsum(f"a{letters}c,a{up}c->a{letters}{up}", x1, x1) / c
+    s2 = jnp.einsum(f"a{letters}c,a{up}c->a{letters}{up}", x2, x2) / c
+    return Kernel(cross, jnp.zeros_like(cross), s1, s2, ns, c)
+
+
+def _validate(x, name):
+    if not isinstance(x, (jax.Array, np.ndarray)):
+        raise TypeError(f"{name} must be an array, got {type(x).__name__}")
+    if x.ndim < 2:
+        raise ValueError(f"{name} must have shape (n, ..., channels), got {x.shape}")
+    if x.dtype != jnp.float64:
+        raise TypeError(f"{name} must be float64 (enable jax_enable_x64 at the entry point), "
+                        f"got {x.dtype}")
+    if not isinstance(x, jax.core.Tracer) and not bool(jnp.all(jnp.isfinite(x))):
+        raise ValueError(f"{name} contains non-finite values")
+
+
+def serial(*layers: Layer) -> tuple[Callable, Callable, Callable]:
+    """Compose layers: ``(init_fn, apply_fn, kernel_fn)``.
+
+    ``kernel_fn(x1, x2=None, get=None)``: ``get`` in ``'nngp'``, ``'ntk'``, a tuple of those
+    (returns the ``NNGPNTK`` namedtuple) or ``None`` (the final :class:`Kernel`).  Jittable with
+    ``static_argnames='get'``.
+    """
+    for i, layer in enumerate(layers):
+        if not isinstance(layer, Layer):
+            raise TypeError(f"layers[{i}] must be a Layer (call it: stax.Relu()), got {layer!r}")
+
+    def init_fn(key, input_shape):
+        params = []
+        shape = tuple(input_shape)
+        for layer, k in zip(layers, jax.random.split(key, max(len(layers), 1))):
+            shape, p = layer.init_fn(k, shape)
+            params.append(p)
+        return shape, tuple(params)
+
+    def apply_fn(params, x):
+        for layer, p in zip(layers, params):
+            x = layer.apply_fn(p, x)
+        return x
+
+    def kernel_fn(x1, x2=None, get=None):
+        _validate(x1, "x1")
+        if x2 is None:
+            x2 = x1
+        else:
+            _validate(x2, "x2")
+            if x2.shape[1:] != x1.shape[1:]:
+                raise ValueError(f"x2 must have per-example shape {x1.shape[1:]} like x1, got {x2.shape}")
+        k = _input_kernel(jnp.asarray(x1), jnp.asarray(x2))
+        for layer in layers:
+            k = layer.kernel_fn(k)
+        return _select(k, get)
+
+    return init_fn, apply_fn, kernel_fn
+
+
+def _select(k: Kernel, get):
+    if get is None:
+        return k
+    names = (get,) if isinstance(get, str) else tuple(get)
+    for g in names:
+        if g not in ("nngp", "ntk"):
+            raise ValueError(f"get must be 'nngp', 'ntk', a tuple of them or None, got {get!r}")
+    if isinstance(get, str):
+        return getattr(k, get)
+    if tuple(names) == ("nngp", "ntk"):
+        return NNGPNTK(k.nngp, k.ntk)
+    return tuple(getattr(k, g) for g in names)

@@ -1,0 +1,153 @@
+"""Exact NNGP/NTK (sims.kernels.stax, theory.dual_activations) against independent references.
+
+References: 2-d Gauss-Hermite / 1-d quadrature of E[f(u)f(v)] (scipy), Monte Carlo over finite networks
+(tolerance ~5σ/√N from the sample spread), the local KIP kernel sims/kip/fc_kernels.py (a second
+implementation), and the unit-sphere arc-cosine closed forms.
+"""
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from scipy import integrate
+from scipy.special import erf as sp_erf
+
+from sims.kernels import kernel_matrix, stax
+from theory import dual_activations as dual
+
+
+def _gauss_expect(f, g, q11, q22, q12, n=120):
+    """E[f(u) g(v)] by 2-d Gauss-Hermite on the Cholesky factor (smooth f, g)."""
+    z, w = np.polynomial.hermite_e.hermegauss(n)
+    w = w / np.sqrt(2 * np.pi)
+    l11 = np.sqrt(q11); l21 = q12 / l11; l22 = np.sqrt(max(q22 - l21 ** 2, 0.0))
+    u = l11 * z[:, None]; v = l21 * z[:, None] + l22 * z[None, :]
+    return float(np.sum(w[:, None] * w[None, :] * f(u) * g(v)))
+
+
+def _relu_expect(q11, q22, q12, deg):
+    """E[step^deg... ] for ReLU (deg=1) or step (deg=0) by adaptive quadrature over the angle."""
+    # u = √q11 r cos a, v = √q22 r (ρ cos a + √(1-ρ²) sin a); integrate in polar coordinates
+    rho = q12 / np.sqrt(q11 * q22)
+    s = np.sqrt(1 - rho ** 2)
+    def inner(a):
+        cu, cv = np.cos(a), rho * np.cos(a) + s * np.sin(a)
+        if cu <= 0 or cv <= 0:
+            return 0.0
+        # ∫ r^{2deg} r e^{-r²/2} dr /(2π) = 2^deg deg! /(2π)
+        return (cu * cv) ** deg * (2.0 if deg == 1 else 1.0) / (2 * np.pi)
+    a0 = np.arctan2(-rho, s)  # zero of cv; breakpoints at every sign change of cu, cv
+    pts = sorted({-np.pi / 2, np.pi / 2, a0, a0 + np.pi if a0 < 0 else a0 - np.pi})
+    val, _ = integrate.quad(inner, -np.pi, np.pi, points=pts, limit=200, epsabs=1e-13)
+    return val * (np.sqrt(q11 * q22) if deg == 1 else 1.0)
+
+
+@pytest.mark.parametrize("q", [(1.0, 1.0, 0.3), (2.0, 0.5, -0.7), (0.7, 1.3, 0.9)])
+def test_relu_dual_matches_quadrature(q):
+    t, tdot = dual.abrelu(*map(jnp.asarray, q))
+    assert float(t) == pytest.approx(_relu_expect(*q, 1), abs=1e-9)
+    assert float(tdot) == pytest.approx(_relu_expect(*q, 0), abs=1e-9)
+
+
+@pytest.mark.parametrize("rho", [-0.9, -0.2, 0.0, 0.5, 0.99])
+def test_arccos_unit_sphere_relation(rho):
+    # ReLU dual on the unit sphere is κ1/2 and its derivative κ0/2 (Cho & Saul 2009); κ0 = dκ1/dρ
+    t, tdot = dual.abrelu(jnp.asarray(1.0), jnp.asarray(1.0), jnp.asarray(rho))
+    assert float(t) == pytest.approx(float(dual.arccos1(rho)) / 2, abs=1e-14)
+    assert float(tdot) == pytest.approx(float(dual.arccos0(rho)) / 2, abs=1e-14)
+    assert float(jax.grad(dual.arccos1)(rho)) == pytest.approx(float(dual.arccos0(rho)), abs=1e-10)
+
+
+@pytest.mark.parametrize("name,f,df,dualf", [
+    ("erf", sp_erf, lambda x: 2 / np.sqrt(np.pi) * np.exp(-x ** 2), dual.erf),
+    ("sin", np.sin, np.cos, dual.sin),
+    ("gelu", lambda x: x * 0.5 * (1 + sp_erf(x / np.sqrt(2))),
+     lambda x: 0.5 * (1 + sp_erf(x / np.sqrt(2))) + x * np.exp(-x ** 2 / 2) / np.sqrt(2 * np.pi), dual.gelu),
+    ("mono3", lambda x: x ** 3, lambda x: 3 * x ** 2, lambda a, b, c: dual.monomial(a, b, c, degree=3)),
+])
+@pytest.mark.parametrize("q", [(1.0, 1.0, 0.3), (2.0, 0.5, -0.7), (0.4, 1.3, 0.6)])
+def test_smooth_duals_match_gauss_hermite(name, f, df, dualf, q):
+    t, tdot = dualf(*map(jnp.asarray, q))
+    # smooth integrands: 120x120 Gauss-Hermite is accurate to ~1e-10 here
+    assert float(t) == pytest.approx(_gauss_expect(f, f, *q), abs=1e-8)
+    assert float(tdot) == pytest.approx(_gauss_expect(df, df, *q), abs=1e-8)
+
+
+def _net(W=1.5, b=0.05, act=stax.Relu, width=512):
+    return stax.serial(stax.Dense(width, W_std=W, b_std=b), act(), stax.Dense(1, W_std=W, b_std=b))
+
+
+def test_fc_matches_kip_reference(rng):
+    from sims.kip.fc_kernels import relu_fc1_kernel
+    x1, x2 = rng.normal(size=(6, 9)), rng.normal(size=(4, 9))
+    _, _, kf = _net(W=2 ** 0.5, b=0.1)
+    for g in ("nngp", "ntk"):
+        np.testing.assert_allclose(kf(x1, x2, get=g), relu_fc1_kernel(x1, x2, get=g, W_std=2 ** 0.5, b_std=0.1),
+                                   rtol=1e-12, atol=1e-14)
+
+
+@pytest.mark.parametrize("act", [stax.Relu, stax.Erf, stax.Gelu])
+def test_nngp_matches_monte_carlo_of_finite_nets(rng, act):
+    # NNGP = E_params[f(x) f(x')]: average over n_nets networks with a wide final layer (k outputs each)
+    x = rng.normal(size=(4, 5))
+    init_fn, apply_fn, kernel_fn = stax.serial(stax.Dense(64, W_std=1.5, b_std=0.05), act(),
+                                               stax.Dense(64, W_std=1.5, b_std=0.05), act(),
+                                               stax.Dense(256, W_std=1.5, b_std=0.05))
+    exact = np.asarray(kernel_fn(x, None, get="nngp"))
+    keys = jax.random.split(jax.random.key(0), 64)
+
+    @jax.jit
+    def emp(key):
+        _, p = init_fn(key, x.shape)
+        y = apply_fn(p, x)
+        return y @ y.T / y.shape[1]
+
+    samples = np.asarray(jax.vmap(emp)(keys))
+    mean, se = samples.mean(0), samples.std(0) / np.sqrt(len(keys))
+    # finite-width bias of a width-64 hidden layer is O(1/64) relative; MC spread 5σ
+    assert np.all(np.abs(mean - exact) <= 5 * se + 0.03 * np.abs(exact).max())
+
+
+def test_kernel_matrix_blocks_equal_unbatched(rng):
+    x1, x2 = rng.normal(size=(7, 3)), rng.normal(size=(5, 3))
+    _, _, kf = _net()
+    for g in ("nngp", "ntk"):
+        np.testing.assert_allclose(kernel_matrix(kf, x1, x2, get=g, batch_size=3), kf(x1, x2, get=g), rtol=1e-13)
+    both = kernel_matrix(kf, x1, get=("nngp", "ntk"), batch_size=4)
+    np.testing.assert_allclose(both.ntk, kf(x1, None, get="ntk"), rtol=1e-13)
+
+
+def test_kernel_matrix_traces_once_per_sweep(rng):
+    traces = []
+    _, _, kf0 = _net()
+
+    def kf(a, b, get):
+        traces.append(1)
+        return kf0(a, b, get=get)
+
+    x = rng.normal(size=(10, 3))
+    kernel_matrix(kf, x, rng.normal(size=(7, 3)), get="ntk", batch_size=4)
+    kernel_matrix(kf, x, rng.normal(size=(8, 3)), get="ntk", batch_size=4)
+    assert len(traces) == 1
+
+
+def test_bad_inputs(rng):
+    _, _, kf = _net()
+    with pytest.raises(TypeError, match="x1 must be float64"):
+        kf(np.ones((2, 3), np.float32), get="ntk")
+    with pytest.raises(ValueError, match="x1 contains non-finite"):
+        kf(np.array([[np.nan, 1.0]]), get="ntk")
+    with pytest.raises(ValueError, match="x2 must have per-example shape"):
+        kf(rng.normal(size=(2, 3)), rng.normal(size=(2, 4)), get="ntk")
+    with pytest.raises(ValueError, match="get must be"):
+        kf(rng.normal(size=(2, 3)), get="foo")
+    with pytest.raises(ValueError, match="out_dim"):
+        stax.Dense(0)
+    with pytest.raises(ValueError, match="parameterization"):
+        stax.Dense(3, parameterization="mup")
+    with pytest.raises(TypeError, match="layers\\[1\\]"):
+        stax.serial(stax.Dense(3), stax.Relu)
+    _, _, kc = stax.serial(stax.Conv(4, (3, 3)), stax.Relu())
+    with pytest.raises(ValueError, match="spatial axes"):
+        kc(rng.normal(size=(2, 5)), get="nngp")
+    with pytest.raises(ValueError, match="batch_size"):
+        kernel_matrix(kf, rng.normal(size=(2, 3)), get="ntk", batch_size=0)

@@ -1,0 +1,140 @@
+"""Closed-form dual activations: ``T(q11, q22, q12) = E[f(u) f(v)]`` and ``Ṫ = E[f'(u) f'(v)]``.
+
+``(u, v)`` is centred Gaussian with ``Var u = q11``, ``Var v = q22``, ``Cov(u, v) = q12``.  ``T`` is the
+NNGP map of an activation layer (Neal 1996; Lee et al. 2018, arXiv:1711.00165, Eq. 5) and ``Ṫ`` the
+factor that multiplies the NTK (Jacot et al. 2018, arXiv:1806.07572, Thm. 1; by Price's theorem
+``Ṫ = ∂T/∂q12``).  The formulas follow the neural-tangents conventions (google/neural-tangents,
+``_src/stax/elementwise.py``; ReLU is ``E[relu relu]`` with *no* factor 2):
+
+- ``abrelu``: ``f = a min(x, 0) + b max(x, 0)`` (Cho & Saul 2009 arc-cosine kernels of degree 0 and 1);
+- ``erf``: ``f = erf(x)`` (Williams 1997);
+- ``sin``: ``f = a sin(b x + c)``;
+- ``gelu``: ``f = x Φ(x)`` (exact GELU; Tsuchida et al. 2021 form as in neural-tangents);
+- ``monomial``: ``f = x**deg`` (Isserlis' theorem), ``deg`` in 0..5.
+
+Also the unit-sphere arc-cosine kernels ``arccos0(ρ) = 1 − arccos(ρ)/π`` and
+``arccos1(ρ) = (√(1−ρ²) + (π − arccos ρ) ρ)/π`` (Cho & Saul 2009, Eq. 6 with n = 0, 1).
+
+Pure ``jax.numpy`` functions (jittable, broadcasting); imports no project package.  Inputs are assumed
+to be a valid covariance (``q12² ≤ q11 q22``); the cosine is clipped to ``[-1, 1]`` against round-off.
+"""
+from __future__ import annotations
+
+import math
+
+import jax
+import jax.numpy as jnp
+
+__all__ = ["arccos0", "arccos1", "abrelu", "erf", "sin", "gelu", "monomial"]
+
+_SIN2_TOL = 1e-12
+
+
+@jax.custom_jvp
+def _safe_sqrt(z):
+    """``√max(z, 0)`` with derivative 0 for ``z < 1e-12`` (no ``1/0`` at coincident inputs)."""
+    return jnp.sqrt(jnp.maximum(z, 0.0))
+
+
+@_safe_sqrt.defjvp
+def _safe_sqrt_jvp(primals, tangents):
+    (z,), (dz,) = primals, tangents
+    big = z > _SIN2_TOL
+    return _safe_sqrt(z), jnp.where(big, dz / (2 * jnp.sqrt(jnp.maximum(z, _SIN2_TOL))), 0.0)
+
+
+def _cos_sin(q11, q22, q12):
+    """``(√P, cos θ, √P sin θ)`` with ``P = q11 q22`` (``√P = 0`` mapped safely)."""
+    prod = q11 * q22
+    nrm = jnp.sqrt(jnp.where(prod > 0, prod, 1.0))
+    cos = jnp.clip(q12 / nrm, -1.0, 1.0)
+    sin = nrm * _safe_sqrt(1.0 - cos ** 2)
+    return nrm, cos, sin
+
+
+def arccos0(rho):
+    """Arc-cosine kernel of degree 0 on the unit sphere, ``1 − arccos(ρ)/π`` (Cho & Saul 2009)."""
+    return 1.0 - jnp.arccos(jnp.clip(rho, -1.0, 1.0)) / jnp.pi
+
+
+def arccos1(rho):
+    """Arc-cosine kernel of degree 1 on the unit sphere, ``(√(1−ρ²) + (π − arccos ρ)ρ)/π``."""
+    rho = jnp.clip(rho, -1.0, 1.0)
+    return (_safe_sqrt(1.0 - rho ** 2) + (jnp.pi - jnp.arccos(rho)) * rho) / jnp.pi
+
+
+def abrelu(q11, q22, q12, *, a: float = 0.0, b: float = 1.0):
+    """``(T, Ṫ)`` for ``f(x) = a min(x, 0) + b max(x, 0)``; ReLU is ``a=0, b=1``.
+
+    ``θ = arccos(q12/√P)``; ``T = (a−b)²/(2π) √P sin θ + [(a²+b²)/2 − (a−b)² θ/(2π)] q12``,
+    ``Ṫ = (a²+b²)/2 − (a−b)² θ/(2π)``.  For ReLU on the unit sphere ``T = arccos1(ρ)/2``,
+    ``Ṫ = arccos0(ρ)/2``.
+    """
+    _, _, sin = _cos_sin(q11, q22, q12)
+    theta = jnp.arctan2(sin, q12)
+    tdot = (a * a + b * b) / 2 - (a - b) ** 2 * theta / (2 * jnp.pi)
+    t = (a - b) ** 2 / (2 * jnp.pi) * sin + tdot * q12
+    return t, tdot
+
+
+def erf(q11, q22, q12):
+    """``(T, Ṫ)`` for ``f = erf``: ``T = (2/π) arcsin(2q12/√((1+2q11)(1+2q22)))``,
+    ``Ṫ = (4/π)/√((1+2q11)(1+2q22) − 4q12²)`` (Williams 1997)."""
+    prod = (1 + 2 * q11) * (1 + 2 * q22)
+    det = jnp.maximum(prod - 4 * q12 ** 2, 0.0)
+    t = 2 / jnp.pi * jnp.arctan2(2 * q12, jnp.sqrt(det))
+    tdot = 4 / jnp.pi / jnp.sqrt(jnp.where(det > 0, det, jnp.inf))
+    return t, tdot
+
+
+def sin(q11, q22, q12, *, a: float = 1.0, b: float = 1.0, c: float = 0.0):
+    """``(T, Ṫ)`` for ``f = a sin(b x + c)``; ``S = q11 + q22``:
+    ``T = a²/2 [e^{b²(−S/2+q12)} − cos(2c) e^{b²(−S/2−q12)}]``,
+    ``Ṫ = a²b²/2 [e^{b²(−S/2+q12)} + cos(2c) e^{b²(−S/2−q12)}]``."""
+    s = q11 + q22
+    ep = jnp.exp(b * b * (-s / 2 + q12))
+    em = jnp.exp(b * b * (-s / 2 - q12))
+    c2 = math.cos(2 * c)
+    return a * a / 2 * (ep - c2 * em), a * a * b * b / 2 * (ep + c2 * em)
+
+
+def gelu(q11, q22, q12):
+    """``(T, Ṫ)`` for the exact GELU ``f(x) = x Φ(x)`` (neural-tangents ``Gelu`` closed form).
+
+    ``Δ² = (q11+1)(q22+1) − q12²``, ``φ = arctan2(q12, Δ)``;
+    ``T = q12/4 + [(q12² + P Δ²)/((q11+1)(q22+1) Δ) + q12 φ]/(2π)``,
+    ``Ṫ = 1/4 + φ/(2π) + q12/(2πΔ) [1/Δ² + (1−P)/((q11+1)(q22+1)) + 1]`` — here obtained exactly
+    by differentiating ``T`` in ``q12`` (Price's theorem), which avoids transcription slips.
+    """
+    def t_of(c):
+        p1 = (q11 + 1) * (q22 + 1)
+        delta = jnp.sqrt(jnp.maximum(p1 - c ** 2, 1e-300))
+        phi = jnp.arctan2(c, delta)
+        return c / 4 + ((c ** 2 + q11 * q22 * delta ** 2) / (p1 * delta) + c * phi) / (2 * jnp.pi)
+
+    t, tdot = jax.jvp(t_of, (q12,), (jnp.ones_like(q12),))
+    return t, tdot
+
+
+def _mono(deg, p, c):
+    if deg == 0:
+        return jnp.ones_like(c)
+    if deg == 1:
+        return c
+    if deg == 2:
+        return 2 * c ** 2 + p
+    if deg == 3:
+        return 6 * c ** 3 + 9 * c * p
+    if deg == 4:
+        return 3 * (8 * c ** 4 + 3 * p * (8 * c ** 2 + p))
+    return 15 * c * (8 * c ** 4 + 5 * p * (8 * c ** 2 + 3 * p))
+
+
+def monomial(q11, q22, q12, *, degree: int):
+    """``(T, Ṫ)`` for ``f = x**degree`` (degree 0..5), Isserlis; ``Ṫ = degree² T_{degree−1}``."""
+    if not isinstance(degree, int) or not 0 <= degree <= 5:
+        raise ValueError(f"degree must be an int in 0..5, got {degree!r}")
+    p = q11 * q22
+    t = _mono(degree, p, q12)
+    tdot = degree ** 2 * _mono(degree - 1, p, q12) if degree > 0 else jnp.zeros_like(q12)
+    return t, tdot
