@@ -151,3 +151,21 @@ def test_bad_inputs(rng):
         kc(rng.normal(size=(2, 5)), get="nngp")
     with pytest.raises(ValueError, match="batch_size"):
         kernel_matrix(kf, rng.normal(size=(2, 3)), get="ntk", batch_size=0)
+
+
+def test_hermite_layers_match_closed_forms(rng):
+    # x^3 = He_3 + 3 He_1 = √6 h_3 + 3 h_1: Hermite dual (non-unit variances) equals Isserlis' closed form
+    x1, x2 = rng.normal(size=(3, 4)) * 1.7, rng.normal(size=(2, 4)) * 0.6
+    def net(act):
+        return stax.serial(stax.Dense(8, W_std=1.1, b_std=0.3), act, stax.Dense(1))[2]
+    kh, km = net(stax.Hermite([0.0, 3.0, 0.0, np.sqrt(6.0)])), net(stax.Monomial(3))
+    for g in ("nngp", "ntk"):
+        np.testing.assert_allclose(kh(x1, x2, get=g), km(x1, x2, get=g), rtol=1e-11)
+    # smooth erf: its Hermite series truncated at degree 41 (variances up to ~4 here) is within ~1e-5
+    ke, kx = net(stax.ElementwiseHermite(jax.scipy.special.erf, 41)), net(stax.Erf())
+    for g in ("nngp", "ntk"):
+        np.testing.assert_allclose(ke(x1, x2, get=g), kx(x1, x2, get=g), rtol=3e-5, atol=1e-6)
+    with pytest.raises(ValueError, match="coeffs"):
+        stax.Hermite([np.inf])
+    with pytest.raises(TypeError, match="fn must be callable"):
+        stax.ElementwiseHermite(3.0, 4)

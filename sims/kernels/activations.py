@@ -121,7 +121,7 @@ def _hermite_dual(fn: Callable, degree: int, nodes: int):
         he[1] = z
     for n in range(2, degree + 1):
         he[n] = z * he[n - 1] - (n - 1) * he[n - 2]
-    norm = np.sqrt([math.factorial(n) for n in range(degree + 1)], dtype=float)
+    norm = np.sqrt([float(math.factorial(n)) for n in range(degree + 1)])
     basis = jnp.asarray((he / norm[:, None]) * w[None, :])  # (D+1, nodes)
     zz = jnp.asarray(z)
     n_idx = jnp.arange(degree + 1)
@@ -158,7 +158,7 @@ def Hermite(coeffs: Sequence[float]):
     if c.ndim != 1 or c.size == 0 or not np.all(np.isfinite(c)):
         raise ValueError(f"coeffs must be a non-empty finite 1-d sequence, got {coeffs!r}")
     deg = c.size - 1
-    norm = np.sqrt([math.factorial(n) for n in range(deg + 1)], dtype=float)
+    norm = np.sqrt([float(math.factorial(n)) for n in range(deg + 1)])
     he_coef = jnp.asarray(c / norm)
 
     def fn(x):

@@ -35,7 +35,7 @@ from sims.kernels import activations as _act
 
 __all__ = ["Kernel", "Layer", "serial", "Dense", "Conv", "AvgPool", "GlobalAvgPool", "Flatten",
            "Relu", "ABRelu", "LeakyRelu", "Abs", "Erf", "Sin", "Gelu", "Monomial", "Hermite",
-           "ElementwiseHermite", "NNGPNTK"]
+           "ElementwiseHermite", "NNGPNTK", "Myrtle"]
 
 NNGPNTK = collections.namedtuple("NNGPNTK", ["nngp", "ntk"])
 
@@ -363,3 +363,24 @@ def _select(k: Kernel, get):
     if tuple(names) == ("nngp", "ntk"):
         return NNGPNTK(k.nngp, k.ntk)
     return tuple(getattr(k, g) for g in names)
+
+
+def Myrtle(depth: int = 5, *, width: int = 256, W_std: float = 2 ** 0.5, b_std: float | None = None,
+           activation: Callable[[], Layer] | None = None, out_dim: int = 10):
+    """Myrtle-5/7/10 CNN (Shankar et al. 2020, arXiv:2003.02237; the CNTK of Han et al. 2022, §6).
+
+    ``[Conv(3×3, SAME)-act]×n0, AvgPool(2), [Conv-act]×n1, AvgPool(2), [Conv-act]×n2, AvgPool(2)×3,
+    Flatten, Dense(out_dim)`` with ``(n0, n1, n2) = {5: (2,1,1), 7: (2,2,2), 10: (3,3,3)}``
+    (insuhan/ntk_activations ``examples/myrtle5_cntk_regression.py``).  Needs 32×32 inputs for the
+    three final pools (smaller inputs raise a shape error from ``AvgPool``).
+    """
+    layout = {5: (2, 1, 1), 7: (2, 2, 2), 10: (3, 3, 3)}
+    if depth not in layout:
+        raise ValueError(f"depth must be one of {sorted(layout)}, got {depth!r}")
+    act = activation or Relu
+    blocks = []
+    for i, n in enumerate(layout[depth]):
+        for _ in range(n):
+            blocks += [Conv(width, (3, 3), padding="SAME", W_std=W_std, b_std=b_std), act()]
+        blocks += [AvgPool((2, 2))] * (1 if i < 2 else 3)
+    return serial(*blocks, Flatten(), Dense(out_dim, W_std=W_std, b_std=b_std))
