@@ -106,3 +106,15 @@ def test_empirical_rejects_float32(rng):
         empirical_ntk(apply, p, np.ones((2, 3), np.float32))
     with pytest.raises(ValueError, match="n_samples"):
         monte_carlo_nngp(init, apply, jax.random.key(0), rng.normal(size=(2, 3)), n_samples=1)
+
+
+def test_nk_finite_width_figure_quick(tmp_path):
+    from figures.core.runner import run_figure
+    from figures.nk_finite_width import FIGURE
+
+    rec = run_figure(FIGURE, out=tmp_path, quick=True, progress=False)
+    assert rec.error is None
+    assert any(rec.directory.glob("*.png")) and any(rec.directory.glob("*.npz"))
+    assert {c.claim_id for c in rec.claims} == {c.id for c in FIGURE.claims}
+    assert all(c.verdict.value in ("PASS", "FAIL", "INCONCLUSIVE") for c in rec.claims)
+    assert all(np.isfinite(c.measured) for c in rec.claims)
