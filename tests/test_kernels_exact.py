@@ -169,3 +169,15 @@ def test_hermite_layers_match_closed_forms(rng):
         stax.Hermite([np.inf])
     with pytest.raises(TypeError, match="fn must be callable"):
         stax.ElementwiseHermite(3.0, 4)
+
+
+@pytest.mark.parametrize("get", ["nngp", "ntk"])
+def test_conv_gap_matches_kip_conv_reference(rng, get):
+    # second implementation (patch inner products, sims/kip/conv_kernels.py) of Conv(3x3,SAME)-Relu-GAP-Dense
+    from sims.kip.conv_kernels import relu_conv_gap_kernel
+    x1, x2 = rng.normal(size=(3, 5, 4, 2)), rng.normal(size=(2, 5, 4, 2))
+    w, b = 2 ** 0.5, 0.1
+    _, _, kf = stax.serial(stax.Conv(16, (3, 3), padding="SAME", W_std=w, b_std=b), stax.Relu(),
+                           stax.GlobalAvgPool(), stax.Dense(1, W_std=w, b_std=b))
+    np.testing.assert_allclose(kf(x1, x2, get=get), relu_conv_gap_kernel(x1, x2, get=get, W_std=w, b_std=b),
+                               rtol=1e-11, atol=1e-13)
