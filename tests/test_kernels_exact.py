@@ -181,3 +181,30 @@ def test_conv_gap_matches_kip_conv_reference(rng, get):
                            stax.GlobalAvgPool(), stax.Dense(1, W_std=w, b_std=b))
     np.testing.assert_allclose(kf(x1, x2, get=get), relu_conv_gap_kernel(x1, x2, get=get, W_std=w, b_std=b),
                                rtol=1e-11, atol=1e-13)
+
+
+def test_avgpool_too_small_input_is_a_clear_error(rng):
+    _, _, kf = stax.serial(stax.Conv(4, (3, 3), padding="SAME"), stax.Relu(), stax.AvgPool((4, 4)))
+    with pytest.raises(ValueError, match="AvgPool.*spatial size"):
+        kf(rng.normal(size=(2, 3, 3, 1)), get="nngp")
+
+
+def test_kernels_symmetric_psd_and_ntk_dominates_nngp():
+    # properties that hold for any inputs: K(x, x) symmetric PSD, and NTK - NNGP = W²·(ntk ⊙ Ṫ) is PSD (Schur product)
+    from hypothesis import given, settings, strategies as st
+    from hypothesis.extra.numpy import arrays
+
+    _, _, kf = stax.serial(stax.Dense(16, W_std=1.4, b_std=0.1), stax.Gelu(), stax.Dense(16, W_std=1.4),
+                           stax.Relu(), stax.Dense(1, W_std=1.4, b_std=0.1))
+    kj = jax.jit(kf, static_argnames="get")
+
+    @settings(max_examples=25, deadline=None, derandomize=True)
+    @given(arrays(np.float64, (6, 3), elements=st.floats(-3, 3)))
+    def prop(x):
+        k = kj(x, None, get=("nngp", "ntk"))
+        for m in (k.nngp, k.ntk, k.ntk - k.nngp):
+            m = np.asarray(m)
+            np.testing.assert_allclose(m, m.T, atol=1e-12)
+            assert np.linalg.eigvalsh(m).min() > -1e-9 * max(1.0, np.abs(m).max())
+
+    prop()

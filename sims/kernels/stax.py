@@ -241,6 +241,9 @@ def AvgPool(window_shape: Sequence[int], *, strides: Sequence[int] | None = None
     def kernel_fn(k: Kernel) -> Kernel:
         if k.ns != ns:
             raise ValueError(f"x: AvgPool{window} needs {ns} spatial axes, got {k.ns}")
+        size = k.nngp.shape[2:2 + ns]
+        if padding == "VALID" and any(n < w for n, w in zip(size, window)):
+            raise ValueError(f"x: AvgPool{window} (VALID) needs spatial size >= window, got {size}")
         return _map3(lambda a, nb: _pool(a, nb, True), k)
 
     return Layer(init_fn, apply_fn, kernel_fn)
