@@ -118,3 +118,14 @@ def test_nk_finite_width_figure_quick(tmp_path):
     assert {c.claim_id for c in rec.claims} == {c.id for c in FIGURE.claims}
     assert all(c.verdict.value in ("PASS", "FAIL", "INCONCLUSIVE") for c in rec.claims)
     assert all(np.isfinite(c.measured) for c in rec.claims)
+
+
+def test_conv_standard_parameterization_ntk_vs_empirical(rng):
+    # 'standard' NTK carries the fan-in N_in = C·|filter| (and |s|·C after Flatten): checks that bookkeeping
+    x = rng.normal(size=(2, 4, 4, 2))
+    init, apply, kf = stax.serial(
+        stax.Conv(256, (3, 3), padding="SAME", W_std=1.5, b_std=0.1, parameterization="standard"), stax.Relu(),
+        stax.Flatten(), stax.Dense(1, W_std=1.2, b_std=0.1, parameterization="standard"))
+    exact = kf(x, get="ntk")
+    e = np.mean([_rel(empirical_ntk(apply, init(jax.random.key(s), x.shape)[1], x), exact) for s in range(3)])
+    assert e < 0.1
