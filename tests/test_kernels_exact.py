@@ -208,3 +208,18 @@ def test_kernels_symmetric_psd_and_ntk_dominates_nngp():
             assert np.linalg.eigvalsh(m).min() > -1e-9 * max(1.0, np.abs(m).max())
 
     prop()
+
+
+@pytest.mark.parametrize("padding", ["SAME", "VALID"])
+@pytest.mark.parametrize("strides", [(1, 1), (2, 3)])
+def test_conv_kernel_equals_patch_inner_products(rng, padding, strides):
+    # independent reference: XLA's own patches (its SAME padding) give Σ¹ = W²·<patch, patch'>/(C·F) + b²
+    x1, x2 = rng.normal(size=(2, 7, 6, 2)), rng.normal(size=(3, 7, 6, 2))
+    w, b = 1.3, 0.2
+    got = stax.serial(stax.Conv(4, (3, 2), strides=strides, padding=padding, W_std=w, b_std=b))[2](x1, x2, get="nngp")
+    def patches(x):
+        return jax.lax.conv_general_dilated_patches(jnp.asarray(x), (3, 2), strides, padding,
+                                                    dimension_numbers=("NHWC", "HWIO", "NHWC"))
+    p1, p2 = patches(x1), patches(x2)
+    ref = w ** 2 * jnp.einsum("ahwk,bHWk->abhwHW", p1, p2) / p1.shape[-1] + b ** 2
+    np.testing.assert_allclose(got, ref, rtol=1e-13, atol=1e-14)

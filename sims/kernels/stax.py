@@ -144,17 +144,28 @@ def _pads(filter_shape, padding):
 
 
 def _conv_lin(a, nb, ns, filter_shape, strides, padding):
-    """``mean_δ a[..., i·s+δ, i'·s+δ]`` with zero padding (the Conv kernel map)."""
-    pads = _pads(filter_shape, padding)
-    cfg = [(0, 0)] * nb + pads + pads
-    ap = jnp.pad(a, cfg)
-    size = ap.shape[nb:nb + ns]
-    outs = [(n - f) // s + 1 for n, f, s in zip(size, filter_shape, strides)]
-    acc = 0.0
-    for delta in itertools.product(*[range(f) for f in filter_shape]):
-        sl = tuple(slice(d, d + (o - 1) * s + 1, s) for d, o, s in zip(delta, outs, strides))
-        acc = acc + ap[(slice(None),) * nb + sl + sl]
-    return acc / math.prod(filter_shape)
+    """``mean_δ a[..., i·s+δ, i'·s+δ]`` with zero padding (the Conv kernel map).
+
+    The filter offset ``δ = (δ_1, ..., δ_ns)`` shifts each spatial axis pair ``(i_k, i'_k)`` on its own,
+    so the sum factorises over axes: ``Σ_k f_k`` shifted slices instead of ``Π_k f_k``.
+    """
+    _pads(filter_shape, padding)
+    for ax, (f, s) in enumerate(zip(filter_shape, strides)):
+        a1, a2 = nb + ax, nb + ns + ax
+        n = a.shape[a1]
+        total = max((-(-n // s) - 1) * s + f - n, 0) if padding == "SAME" else 0
+        pad = (total // 2, total - total // 2)  # XLA's SAME padding (so apply_fn and kernel_fn agree)
+        cfg = [(0, 0)] * a.ndim
+        cfg[a1] = cfg[a2] = pad
+        ap = jnp.pad(a, cfg)
+        out = (ap.shape[a1] - f) // s + 1
+        acc = 0.0
+        for d in range(f):
+            idx = [slice(None)] * a.ndim
+            idx[a1] = idx[a2] = slice(d, d + (out - 1) * s + 1, s)
+            acc = acc + ap[tuple(idx)]
+        a = acc / f
+    return a
 
 
 def Conv(out_chan: int, filter_shape: Sequence[int], *, strides: Sequence[int] | None = None,
