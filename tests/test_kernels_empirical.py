@@ -129,3 +129,13 @@ def test_conv_standard_parameterization_ntk_vs_empirical(rng):
     exact = kf(x, get="ntk")
     e = np.mean([_rel(empirical_ntk(apply, init(jax.random.key(s), x.shape)[1], x), exact) for s in range(3)])
     assert e < 0.1
+
+
+@pytest.mark.slow
+def test_myrtle5_nngp_vs_monte_carlo(rng):
+    # exact Myrtle-5 NNGP (full (HW)^2 spatial covariance on 32x32) vs MC over width-128 networks, 5σ
+    x = rng.normal(size=(2, 32, 32, 3))
+    init, apply, kf = stax.Myrtle(5, width=128, out_dim=256)
+    exact = np.asarray(kf(x, get="nngp"))
+    mean, se = monte_carlo_nngp(init, apply, jax.random.key(5), x, n_samples=16)
+    assert np.all(np.abs(np.asarray(mean) - exact) <= 5 * np.asarray(se) + 0.05 * exact.max())
