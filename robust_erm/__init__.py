@@ -1,0 +1,9 @@
+"""robust_erm: robust empirical risk minimization with convex uncertainty sets in CVXPY.
+
+Implements Luxenberg, Malik, Li, Singh, Boyd, "Specifying and Solving Robust Empirical Risk
+Minimization Problems Using CVXPY", arXiv:2306.05649 (JOTA 2024).
+"""
+from robust_erm import losses, sets
+from robust_erm.problem import Built, Result, RobustERM
+
+__all__ = ["RobustERM", "Built", "Result", "losses", "sets"]
