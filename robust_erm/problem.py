@@ -11,6 +11,7 @@ list gives one absolute set per sample.
 from __future__ import annotations
 
 import dataclasses
+import warnings
 from typing import Any, Callable, Sequence
 
 import numpy as np
@@ -88,7 +89,9 @@ class Built:
         if solver not in cp.installed_solvers():
             raise ValueError(f"solver {solver!r} is not installed; installed: {cp.installed_solvers()}")
         try:
-            self.problem.solve(solver=solver, warm_start=warm_start, **opts)
+            with warnings.catch_warnings():   # per-sample path: cvxpy's vectorize hint
+                warnings.filterwarnings("ignore", message=".*too many subexpressions.*")
+                self.problem.solve(solver=solver, warm_start=warm_start, **opts)
         except cp.error.SolverError as e:
             raise RuntimeError(f"solver {solver} failed: {e}") from None
         st = self.problem.status
@@ -204,7 +207,9 @@ class RobustERM:
             if not all(isinstance(c, cp.constraints.constraint.Constraint) and c.is_dcp() for c in tc):
                 raise ValueError("theta_constraints(theta) must return DCP cvxpy constraints")
             cons += tc
-        prob = cp.Problem(cp.Minimize(obj), cons)
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=".*too many subexpressions.*")
+            prob = cp.Problem(cp.Minimize(obj), cons)
         if not prob.is_dcp():
             raise ValueError("the robust problem is not DCP; check the loss form and sets")
         return Built(problem=prob, theta=theta, intercept=b, radius=radius, per_sample_loss=per,
