@@ -369,10 +369,14 @@ class General(UncertaintySet):
                 raise ValueError("General set is empty (constraints infeasible)")
             if pr.status in ("unbounded", "unbounded_inaccurate"):
                 raise ValueError("General set is unbounded; a compact set is required")
-        self._sf = cp.transforms.suppfunc.SuppFunc(variable, constraints)
+        from cvxpy.transforms.suppfunc import SuppFunc
+        self._sf = SuppFunc(variable, constraints)
 
     def support(self, v, *, radius=None):
-        return self._sf(cp.multiply(1.0, v) + 0.0), []
+        # cvxpy 1.9 SuppFunc atoms of different sets applied to the same expression collide;
+        # a fresh copy variable per use keeps each canonicalization separate.
+        u = cp.Variable(self.dim)
+        return self._sf(u), [u == v]
 
     def constraints(self, x):
         return [x == self.variable] + self.cons
