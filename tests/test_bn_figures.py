@@ -7,7 +7,7 @@ from figures.core.claims import Verdict
 from figures.core.runner import paths, run_figure
 
 
-@pytest.mark.parametrize("module", ["figures.bn_rate"])
+@pytest.mark.parametrize("module", ["figures.bn_rate", "figures.bn_cnn"])
 def test_bn_figure_quick(module, tmp_path):
     fig = importlib.import_module(module).FIGURE
     rec = run_figure(fig, out=tmp_path, quick=True, progress=False)

@@ -1,0 +1,101 @@
+"""Two-layer single-filter linear CNN with BN: patch-wise uniform margin and its test error.
+
+Y. Cao, D. Zou, Y. Li, Q. Gu, arXiv:2306.11680 (COLT 2023), CNN theorem and the examples where
+the patch-wise uniform-margin classifier generalises better than the max-margin one.
+
+CHOICE (the paper's two example distributions are out of reach here): a signal/noise patch
+distribution of our own, x = (y mu e1, xi) with xi ~ N(0, sigma^2 I) on e1-perp, P = 2 patches,
+second layer summing the patches.  Test error of the patch-wise uniform-margin filter (least
+squares, theory.bn) vs the max-margin filter (hard-margin SVM on the summed patches, cvxpy) over
+seeds; and BN GD patch margins z_ip(t) on one training set.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from figures.core import Claim, Figure, RunContext
+from figures.core.claims import Verdict
+
+_CHOICES = ("Example distribution is ours (paper's out of reach): P=2 patches, signal patch "
+            "y*mu*e1, noise patch N(0, sigma^2 I) on e1-perp, mu=1, sigma=1, n=20, d=200; "
+            "second layer sums patches; BN GD: w0 ~ 0.1 N(0,I), gamma0=1, eta=0.5, exp loss; "
+            "test error on 2000 fresh samples, mean +- 2 SE over seeds.")
+
+CLAIMS = (
+    Claim(id="bn_cnn.patch_uniform", statement="GD on the two-layer single-filter linear CNN with "
+          "BN converges to a patch-wise uniform-margin classifier",
+          claimed="max_{i,p} |z_ip(T) - 1| -> 0 (here < 1e-6 at T)",
+          source="arXiv:2306.11680, CNN theorem", choices=_CHOICES),
+    Claim(id="bn_cnn.test_error", statement="On a signal/noise patch example the patch-wise "
+          "uniform-margin classifier has lower test error than the max-margin classifier",
+          claimed="err(uniform) + 2 SE < err(max margin) - 2 SE",
+          source="arXiv:2306.11680, examples (our stand-in distribution)", choices=_CHOICES),
+)
+
+
+def _sample(rng, n, d, mu, sig):
+    y = np.where(rng.random(n) < 0.5, -1.0, 1.0)
+    x = np.zeros((n, 2, d))
+    x[:, 0, 0] = y * mu
+    x[:, 1, 1:] = sig * rng.standard_normal((n, d - 1))
+    return x, y
+
+
+def compute(cfg: dict, ctx: RunContext) -> dict:
+    from sims.bn import patch_margins, run_bn
+    from theory.bn import patchwise_uniform_margin_direction, svm_direction
+
+    eu, es = [], []
+    for k in range(cfg["n_seeds"]):
+        rng = ctx.rng(k)
+        x, y = _sample(rng, cfg["n"], cfg["d"], cfg["mu"], cfg["sigma"])
+        xt, yt = _sample(rng, cfg["n_test"], cfg["d"], cfg["mu"], cfg["sigma"])
+        wu = patchwise_uniform_margin_direction(x, y)
+        ws = svm_direction(x.sum(1), y)
+        eu.append(np.mean(np.sign(xt.sum(1) @ wu) != yt))
+        es.append(np.mean(np.sign(xt.sum(1) @ ws) != yt))
+    rng = ctx.rng(1000)
+    x, y = _sample(rng, cfg["n"], cfg["d"], cfg["mu"], cfg["sigma"])
+    r = run_bn(x, y, 0.1 * rng.standard_normal(cfg["d"]), eta=cfg["eta"], steps=cfg["steps"])
+    z = np.sign(r["gamma"])[:, None, None] * patch_margins(r["w"], x, y)
+    return {"err_uniform": np.array(eu), "err_svm": np.array(es), "t": r["t"],
+            "z": z.reshape(len(r["t"]), -1)}
+
+
+def check(data, cfg):
+    dev = float(np.max(np.abs(data["z"][-1] - 1.0)))
+    v1 = Verdict.PASS if dev < 1e-6 else Verdict.FAIL
+    k = len(data["err_uniform"])
+    mu_, su = data["err_uniform"].mean(), data["err_uniform"].std(ddof=1) / np.sqrt(k)
+    ms, ss = data["err_svm"].mean(), data["err_svm"].std(ddof=1) / np.sqrt(k)
+    v2 = Verdict.PASS if mu_ + 2 * su < ms - 2 * ss else (
+        Verdict.FAIL if mu_ - 2 * su > ms + 2 * ss else Verdict.INCONCLUSIVE)
+    return [CLAIMS[0].result(verdict=v1, measured={"max_dev_T": dev},
+                             fit_range=(float(data["t"][-1]), float(data["t"][-1]))),
+            CLAIMS[1].result(verdict=v2, measured={"err_uniform": float(mu_), "err_svm": float(ms)},
+                             uncertainty={"se_uniform": float(su), "se_svm": float(ss),
+                                          "n_seeds": k})]
+
+
+def plot(data, cfg):
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(1, 2, figsize=(10, 3.8))
+    ax[0].semilogx(data["t"], data["z"], lw=0.7)
+    ax[0].set(xlabel="t", ylabel="z_ip", title="BN CNN: patch-wise margins")
+    k = len(data["err_uniform"])
+    m = [data["err_uniform"].mean(), data["err_svm"].mean()]
+    e = [2 * data["err_uniform"].std(ddof=1) / np.sqrt(k), 2 * data["err_svm"].std(ddof=1) / np.sqrt(k)]
+    ax[1].bar(["patch-wise uniform", "max margin"], m, yerr=e, capsize=4)
+    ax[1].set(ylabel="test error", title="signal/noise patch example")
+    fig.tight_layout()
+    return fig
+
+
+FIGURE = Figure(name="bn_cnn", title="BN CNN: patch-wise uniform margin and test error",
+                paper="Cao, Zou, Li, Gu (2023), arXiv:2306.11680, CNN theorem and examples",
+                claims=CLAIMS,
+                config={"n_seeds": 10, "n": 20, "d": 200, "mu": 1.0, "sigma": 1.0,
+                        "n_test": 2000, "eta": 0.5, "steps": 100_000},
+                quick={"n_seeds": 3, "steps": 2000, "n_test": 500},
+                compute=compute, check=check, plot=plot, expected_seconds=30)
