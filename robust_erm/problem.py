@@ -194,7 +194,20 @@ class RobustERM:
         else:
             lo, hi, cons = score_bounds_per_sample(sets, theta, b, X, y,
                                                    classification=self.classification)
-            per = self.loss.worst(lo, hi, n)
+            # epigraph variable: the per-sample value is readable after the solve (cvxpy cannot
+            # evaluate SuppFunc atoms on expressions); tight wherever w_i > 0
+            # lo/hi lifted to variables (worst is non-increasing in lo, non-decreasing in hi), so
+            # no atom ever has to evaluate a SuppFunc expression during canonicalization
+            lo_v = cp.Variable(n)
+            cons = cons + [lo_v <= lo]
+            if hi is not None:
+                hi_v = cp.Variable(n)
+                cons = cons + [hi_v >= hi]
+                hi = hi_v
+            lo = lo_v
+            per_expr = self.loss.worst(lo, hi, n)
+            per = cp.Variable(n, name="robust_loss")
+            cons = cons + [per >= per_expr]
         cons = cons + list(getattr(self.loss, "_epi", []))
         obj = (w / w.sum()) @ per
         if self.regularizer is not None:
