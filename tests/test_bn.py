@@ -124,6 +124,22 @@ def test_cnn_patchwise_uniform_margin(rng):
     assert l_ref <= float(bn_loss(jnp.asarray(r["w"][-1]), g, a, sig))
 
 
+def test_cnn_gd_converges_to_patchwise_uniform(rng):
+    # ||w0|| ~ 1 and a moderate step (note 1.8: a large first step freezes the direction)
+    n, p, d = 4, 2, 20
+    x = rng.standard_normal((n, p, d))
+    y = np.where(rng.random(n) < 0.5, -1.0, 1.0)
+    r = run_bn(x, y, rng.standard_normal(d) / np.sqrt(d), eta=0.05, steps=1_000_000, per_decade=2)
+    z = np.sign(r["gamma"][-1]) * patch_margins(r["w"][-1], x, y)
+    dev = np.max(np.abs(np.sign(r["gamma"])[:, None, None] * patch_margins(r["w"], x, y) - 1.0),
+                 axis=(-2, -1))
+    # on this draw convergence is slow (~10x per decade late on): monotone, < 1e-3 at 1e6
+    assert np.all(np.diff(dev[r["t"] >= 100]) < 0) and dev[-1] < 1e-3, dev
+    w_ref = patchwise_uniform_margin_direction(x, y)
+    np.testing.assert_allclose(np.sign(r["gamma"][-1]) * x @ r["w"][-1]
+                               / np.sqrt(np.mean((x @ r["w"][-1]) ** 2)), x @ w_ref, atol=1e-3)
+
+
 @pytest.mark.parametrize("bad, match", [
     (dict(y=np.array([1.0, 0.0])), "y must contain only labels"),
     (dict(x=np.array([[np.nan, 0.0], [3.0, 1.0]])), "x contains NaN"),
