@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from sims.kernels import stax
-from sims.kernels.empirical import empirical_nngp, empirical_ntk, monte_carlo_nngp
+from sims.kernels.empirical import empirical_ntk, monte_carlo_nngp
 
 
 def _rel(a, b):

@@ -14,7 +14,7 @@ exact for polynomial ``f`` of degree ≤ ``degree``; for non-polynomial ``fn`` i
 from __future__ import annotations
 
 import math
-from typing import Callable, NamedTuple, Sequence
+from typing import Callable, Sequence
 
 import jax
 import jax.numpy as jnp

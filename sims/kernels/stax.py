@@ -23,7 +23,6 @@ A final ``Dense(k)`` yields ``(n1, n2)`` (outputs i.i.d.; ``k`` is ignored by ``
 from __future__ import annotations
 
 import collections
-import itertools
 import math
 from typing import Callable, NamedTuple, Sequence
 
