@@ -59,11 +59,11 @@ def normalized_margins(w, x, y) -> np.ndarray:
     return y * (x @ w) / s
 
 
-def uniform_margin_direction(x, y, *, rtol: float = 1e-9) -> np.ndarray:
+def uniform_margin_direction(x, y, *, atol: float = 1e-8) -> np.ndarray:
     """Uniform-margin direction in ``span{x_i}``, Sigma-normalised (``z_i(w) = 1`` for all i).
 
     Solves ``y_i <w, x_i> = 1`` in the least-squares sense (``w = X^+ y``, minimum norm, hence in
-    the span of the data) and checks the system is consistent.
+    the span of the data) and checks the system is consistent: ``max_i |<w, x_i> - y_i| <= atol``.
 
     Raises
     ------
@@ -74,7 +74,7 @@ def uniform_margin_direction(x, y, *, rtol: float = 1e-9) -> np.ndarray:
     x, y = check_data(x, y)
     w, *_ = np.linalg.lstsq(x, y, rcond=None)
     resid = np.max(np.abs(x @ w - y))
-    if not resid <= rtol * max(1.0, np.max(np.abs(y))) * 1e3 or not np.any(w):
+    if not resid <= atol or not np.any(w):
         raise ValueError(f"no uniform-margin classifier exists for (x, y): X w = y is "
                          f"inconsistent (max residual {resid:.3g})")
     return w / np.sqrt(np.mean((x @ w) ** 2))
@@ -114,7 +114,7 @@ def check_patches(x, y) -> tuple[np.ndarray, np.ndarray]:
     return xf.reshape(n, p, d), yf
 
 
-def patchwise_uniform_margin_direction(x, y, *, rtol: float = 1e-9) -> np.ndarray:
+def patchwise_uniform_margin_direction(x, y, *, atol: float = 1e-8) -> np.ndarray:
     """Patch-wise uniform-margin filter: ``y_i <w, x_i^(p)> = 1`` for all ``i, p``.
 
     For the two-layer single-filter linear CNN (paper, Sec. on CNNs); normalised so that the
@@ -126,7 +126,7 @@ def patchwise_uniform_margin_direction(x, y, *, rtol: float = 1e-9) -> np.ndarra
     flat = x.reshape(n * p, d)
     lab = np.repeat(y, p)
     try:
-        return uniform_margin_direction(flat, lab, rtol=rtol)
+        return uniform_margin_direction(flat, lab, atol=atol)
     except ValueError as exc:
         raise ValueError("no patch-wise uniform-margin filter exists for (x, y): "
                          + str(exc).split(": ", 1)[-1]) from None
