@@ -1,88 +1,131 @@
-"""scikit-learn estimators for robust ERM (Luxenberg et al., arXiv:2306.05649).
+"""scikit-learn estimators for robust ERM (arXiv:2306.05649) with an l_p-ball (or any) set.
 
-``RobustRegressor`` / ``RobustClassifier`` wrap :class:`robust_erm.RobustERM` with one uncertainty
-set shared by all samples (X_i = x_i + radius * U) so that ``GridSearchCV`` can tune ``radius``.
-Choices the paper leaves open: the set is an l_p ball of radius ``radius`` unless ``uncertainty``
-is given (its own radius is then replaced by ``radius``); ``alpha`` adds alpha * ||theta||_2^2;
-binary classification only (labels mapped to -1/+1).
+``RobustRegressor`` / ``RobustClassifier`` wrap :class:`robust_erm.RobustERM`; ``radius`` is a plain
+hyper-parameter, so ``GridSearchCV(est, {"radius": [...]})`` chooses it by cross-validation.
+Choice (not in the paper): an optional ridge term ``alpha * ||theta||_2^2`` (default 1e-4 for the
+classifier so that separable data keep a bounded solution).
 """
 from __future__ import annotations
 
 import copy
 
 import numpy as np
-import cvxpy as cp
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
-from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.multiclass import check_classification_targets, type_of_target, type_of_target
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from robust_erm import losses as _L, sets as _S
+import cvxpy as cp
+
+from robust_erm import losses as L
+from robust_erm import sets as S
 from robust_erm.problem import RobustERM
 
 __all__ = ["RobustRegressor", "RobustClassifier"]
 
-
-class _Base(BaseEstimator):
-    def _spec(self, default_loss, mode):
-        if self.radius is None or not np.isfinite(self.radius) or self.radius < 0:
-            raise ValueError(f"radius must be a finite nonnegative number, got {self.radius!r}")
-        if self.uncertainty is None:
-            U = _S.Ball(p=self.p, radius=float(self.radius))
-        else:
-            U = copy.copy(self.uncertainty)
-            U.radius = float(self.radius)
-        reg = None if not self.alpha else (lambda t, a=float(self.alpha): a * cp.sum_squares(t))
-        return RobustERM(loss=self.loss if self.loss is not None else default_loss, uncertainty=U,
-                         mode=mode, fit_intercept=self.fit_intercept, regularizer=reg)
-
-    def _fit(self, X, y, sample_weight, default_loss, mode):
-        res = self._spec(default_loss, mode).fit(X, y, sample_weight=sample_weight,
-                                                 solver=self.solver)
-        self.coef_, self.intercept_ = res.theta, res.intercept
-        self.status_, self.solver_version_ = res.status, res.solver_version
-        return self
-
-    def _decision(self, X):
-        check_is_fitted(self, "coef_")
-        X = validate_data(self, X, reset=False, dtype=np.float64)
-        return X @ self.coef_ + self.intercept_
+_REG = {"squared": L.Squared, "absolute": L.Absolute, "huber": L.Huber, "pinball": L.Pinball}
+_CLS = {"hinge": L.Hinge, "logistic": L.Logistic, "exponential": L.Exponential}
 
 
-class RobustRegressor(RegressorMixin, _Base):
-    """Robust regression; default loss squared (robust least squares), l2 ball of ``radius``."""
+def _loss(loss, table, name):
+    if isinstance(loss, L.Loss):
+        return loss
+    if loss not in table:
+        raise ValueError(f"{name} loss must be one of {sorted(table)} or a Loss, got {loss!r}")
+    return table[loss]()
 
-    def __init__(self, *, loss=None, radius=0.1, p=2, uncertainty=None, alpha=0.0,
+
+def _set(est):
+    r = float(est.radius)
+    if not np.isfinite(r) or r < 0:
+        raise ValueError(f"radius must be a finite nonnegative number, got {est.radius}")
+    if est.uncertainty is None:
+        return S.Ball(p=est.p, radius=r)
+    U = copy.copy(est.uncertainty)
+    if getattr(U, "radius", None) is not None:
+        U.radius = r
+    return U
+
+
+def _fit(est, X, y, loss, mode, sample_weight):
+    reg = (lambda t: est.alpha * cp.sum_squares(t)) if est.alpha > 0 else None
+    prob = RobustERM(loss=loss, uncertainty=_set(est), mode=mode,
+                     fit_intercept=est.fit_intercept, regularizer=reg)
+    res = prob.fit(X, y, sample_weight=sample_weight, solver=est.solver)
+    est.coef_, est.intercept_ = res.theta, res.intercept
+    est.status_, est.solver_, est.solver_version_ = res.status, res.solver, res.solver_version
+    return est
+
+
+class RobustRegressor(RegressorMixin, BaseEstimator):
+    """Robust linear regression: min mean_i sup_{x in x_i + U} loss(theta^T x + b - y_i).
+
+    Parameters
+    ----------
+    loss : {"squared", "absolute", "huber", "pinball"} or robust_erm.losses.Loss
+    radius : float, radius of the perturbation set; p : float, ball norm (uncertainty=None).
+    uncertainty : UncertaintySet or None (its radius is replaced by ``radius``).
+    alpha : float, ridge weight; fit_intercept : bool; solver : cvxpy solver name.
+    """
+
+    def __init__(self, *, loss="squared", radius=0.1, p=2.0, uncertainty=None, alpha=0.0,
                  fit_intercept=True, solver="CLARABEL"):
         self.loss, self.radius, self.p, self.uncertainty = loss, radius, p, uncertainty
         self.alpha, self.fit_intercept, self.solver = alpha, fit_intercept, solver
 
     def fit(self, X, y, sample_weight=None):
         X, y = validate_data(self, X, y, dtype=np.float64, y_numeric=True)
-        return self._fit(X, y, sample_weight, _L.Squared(), "regression")
+        return _fit(self, X, y.astype(np.float64), _loss(self.loss, _REG, "regression"),
+                    "regression", sample_weight)
 
     def predict(self, X):
-        return self._decision(X)
+        check_is_fitted(self)
+        X = validate_data(self, X, dtype=np.float64, reset=False)
+        return X @ self.coef_ + self.intercept_
 
 
-class RobustClassifier(ClassifierMixin, _Base):
-    """Robust binary classification; default loss hinge (robust SVM), l2 ball of ``radius``."""
+class RobustClassifier(ClassifierMixin, BaseEstimator):
+    """Robust binary linear classifier: min mean_i sup_{x in x_i + U} loss(y_i (theta^T x + b)).
 
-    def __init__(self, *, loss=None, radius=0.1, p=2, uncertainty=None, alpha=1e-3,
+    Parameters as :class:`RobustRegressor`; ``loss`` in {"hinge", "logistic", "exponential"}.
+    Binary only: labels are mapped to {-1, +1} in the order of ``classes_``.
+    """
+
+    def __init__(self, *, loss="logistic", radius=0.1, p=2.0, uncertainty=None, alpha=1e-4,
                  fit_intercept=True, solver="CLARABEL"):
         self.loss, self.radius, self.p, self.uncertainty = loss, radius, p, uncertainty
         self.alpha, self.fit_intercept, self.solver = alpha, fit_intercept, solver
 
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.classifier_tags.multi_class = False
+        return tags
+
     def fit(self, X, y, sample_weight=None):
         X, y = validate_data(self, X, y, dtype=np.float64)
         check_classification_targets(y)
-        self.classes_ = np.unique(y)
-        if self.classes_.size != 2:
-            raise ValueError(f"RobustClassifier is binary; y has {self.classes_.size} classes")
+        y_type = type_of_target(y, input_name="y", raise_unknown=True)
+        if y_type != "binary":
+            raise ValueError("Only binary classification is supported (RobustClassifier is "
+                             f"binary). The type of the target is {y_type}.")
+        classes = np.unique(y)
+        if classes.size < 2:
+            raise ValueError(f"y contains only one class ({classes[0]!r}); "
+                             "RobustClassifier needs 2 classes")
+        self.classes_ = classes
         yy = np.where(y == self.classes_[1], 1.0, -1.0)
-        return self._fit(X, yy, sample_weight, _L.Hinge(), "classification")
+        return _fit(self, X, yy, _loss(self.loss, _CLS, "classification"), "classification",
+                    sample_weight)
 
     def decision_function(self, X):
-        return self._decision(X)
+        check_is_fitted(self)
+        X = validate_data(self, X, dtype=np.float64, reset=False)
+        return X @ self.coef_ + self.intercept_
 
     def predict(self, X):
-        return self.classes_[(self.decision_function(X) > 0).astype(int)]
+        d = self.decision_function(X)
+        return self.classes_[(d > 0).astype(int)]
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.classifier_tags.multi_class = False
+        return tags
