@@ -5,5 +5,6 @@ Minimization Problems Using CVXPY", arXiv:2306.05649 (JOTA 2024).
 """
 from robust_erm import losses, sets
 from robust_erm.problem import Built, Result, RobustERM
+from robust_erm.worst_case import WorstCase, worst_case_points
 
-__all__ = ["RobustERM", "Built", "Result", "losses", "sets"]
+__all__ = ["RobustERM", "Built", "Result", "WorstCase", "worst_case_points", "losses", "sets"]

@@ -46,9 +46,10 @@ def validate_data(X, y, *, classification, sample_weight=None):
         w = np.ones(X.shape[0])
     else:
         w = np.asarray(sample_weight, dtype=np.float64)
-        if w.shape != y.shape or not np.all(np.isfinite(w)) or np.any(w < 0) or w.sum() <= 0:
-            raise ValueError("sample_weight must be finite, nonnegative, shape (n_samples,), "
-                             "with a positive sum")
+        if w.shape != y.shape or not np.all(np.isfinite(w)) or np.any(w < 0):
+            raise ValueError(f"sample_weight must be finite, nonnegative, shape {y.shape}")
+        if w.sum() <= 0:
+            raise ValueError("sample_weight has all weights zero; at least one must be positive")
     return X, y, w
 
 
