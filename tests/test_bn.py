@@ -164,3 +164,27 @@ def test_no_uniform_margin_and_non_separable_errors():
         svm_direction(np.array([[1.0, 0.0], [1.0, 0.0]]), np.array([1.0, -1.0]))
     with pytest.raises(ValueError, match="patch-wise"):
         patchwise_uniform_margin_direction(np.ones((2, 2, 1)) * [[[1.0], [2.0]]], [1, 1])
+
+
+def test_higher_dim_set_where_uniform_and_svm_directions_differ(rng):
+    # d=8, n=5: a shared signal e1 of strengths s_i plus small noise on other coordinates, so
+    # the SVM has few support vectors (the weakest points) while the uniform-margin direction
+    # X^+ y must also fit the strong points: the two biases differ visibly.
+    s = np.array([1.0, 2.0, 4.0, 6.0, 8.0])
+    y = np.array([1.0, -1.0, 1.0, -1.0, 1.0])
+    x = np.zeros((5, 8))
+    x[:, 0] = y * s
+    x[:, 1:] = 0.3 * rng.standard_normal((5, 7))
+    u_uni = uniform_margin_direction(x, y)
+    u_uni = u_uni / np.linalg.norm(u_uni)
+    u_svm = svm_direction(x, y)
+    assert np.linalg.norm(u_uni - u_svm) > 0.2  # visibly different directions
+    # independent check of the SVM: every margin >= the min, attained by > 0 but < n points
+    m = y * (x @ u_svm)
+    assert 1 <= np.sum(m < m.min() + 1e-5) < 5
+    r = run_bn(x, y, 0.3 * rng.standard_normal(8), eta=0.05, steps=20_000)
+    np.testing.assert_allclose(r["margins"][-1] * np.sign(r["gamma"][-1]), 1.0, atol=1e-8)
+    w = r["w"][-1] * np.sign(r["gamma"][-1])
+    u = w / np.linalg.norm(w)  # w stays in span{x_i} + w0's orthogonal part; compare predictions
+    np.testing.assert_allclose(x @ u / np.linalg.norm(x @ u), x @ u_uni / np.linalg.norm(x @ u_uni),
+                               atol=1e-8)
