@@ -305,3 +305,20 @@ def test_bad_input_errors():
         rerm.RobustERM(loss=L.Squared(), uncertainty=[S.Ball(p=2)] * 3).fit(X0, YR)
     with pytest.raises(ValueError, match="not installed"):
         rerm.RobustERM(**ok).fit(X0, YC, solver="NOPE")
+
+
+from hypothesis import given, settings, strategies as st  # noqa: E402
+
+
+@settings(max_examples=8, deadline=None, derandomize=True)
+@given(e1=st.floats(0.0, 0.5), de=st.floats(0.0, 0.5), lname=st.sampled_from(["sq", "abs", "pinball"]))
+def test_property_monotone_in_eps_and_inclusion(e1, de, lname):
+    """At fixed theta: robust loss >= nominal, non-decreasing in eps, and l2 ball of radius eps
+    (⊂ l_inf ball of radius eps) gives no larger loss; references in numpy."""
+    vals = [_fixed(LOSS[lname], S.Ball(p=2, radius=e), X0, YR, "regression").sum()
+            for e in (0.0, e1, e1 + de)]
+    z = X0 @ TH + B0 - YR
+    assert vals[0] == pytest.approx(NP[lname](z).sum(), rel=1e-6, abs=1e-7)
+    assert vals[0] <= vals[1] + 1e-7 and vals[1] <= vals[2] + 1e-7
+    big = _fixed(LOSS[lname], S.Ball(p=np.inf, radius=e1 + de), X0, YR, "regression").sum()
+    assert vals[2] <= big + 1e-7
