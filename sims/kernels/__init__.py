@@ -1,7 +1,7 @@
 """Neural kernels: exact infinite-width NNGP / NTK (``stax``), blocked evaluation, empirical kernels.
 
 ``from sims.kernels import stax, kernel_matrix``; finite-width kernels in ``sims.kernels.empirical``;
-sketched features live in ``sims.kernels.sketch`` (import it as a submodule).
+sketched feature maps (``sims.kernels.sketch``) are not implemented yet.
 Conventions: neural-tangents (Novak et al. 2020, arXiv:1912.02803), see :mod:`sims.kernels.stax`.
 """
 from sims.kernels import activations, empirical, stax
