@@ -23,26 +23,9 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
-
-_SIN2_TOL = 1e-12
-
-
-@jax.custom_jvp
-def _safe_sqrt(z):
-    """``√max(z, 0)`` for ``z = sin²θ ∈ [0, 1]``; derivative 0 below ``_SIN2_TOL``.
-
-    XLA may evaluate ``z`` twice with different roundings (FMA contraction), so a mask
-    ``z > 0`` and a divisor ``√z`` can disagree at coincident inputs and give ``1/0``.  A
-    threshold far above round-off (θ < 1e-6) keeps mask and divisor consistent.
-    """
-    return jnp.sqrt(jnp.maximum(z, 0.0))
+from theory.dual_activations import _safe_sqrt  # one safe sqrt for every arc-cosine kernel
 
 
-@_safe_sqrt.defjvp
-def _safe_sqrt_jvp(primals, tangents):
-    (z,), (dz,) = primals, tangents
-    big = z > _SIN2_TOL
-    return _safe_sqrt(z), jnp.where(big, dz / (2 * jnp.sqrt(jnp.maximum(z, _SIN2_TOL))), 0.0)
 
 
 def _flat(x):
