@@ -10,7 +10,10 @@ factor that multiplies the NTK (Jacot et al. 2018, arXiv:1806.07572, Thm. 1; by 
 - ``erf``: ``f = erf(x)`` (Williams 1997);
 - ``sin``: ``f = a sin(b x + c)``;
 - ``gelu``: ``f = x Φ(x)`` (exact GELU; Tsuchida et al. 2021 form as in neural-tangents);
-- ``monomial``: ``f = x**deg`` (Isserlis' theorem), ``deg`` in 0..5.
+- ``monomial``: ``f = x**deg`` (Isserlis' theorem), ``deg`` in 0..5;
+- ``exp_normalized``: the normalized Gaussian kernel ``√P exp(γ(ρ + shift))`` (Shankar et al. 2020,
+  arXiv:2003.02237, p. 6; neural-tangents ``ExpNormalized``) — not the dual of a fixed elementwise
+  ``f`` for all variances (see its docstring).
 
 Also the unit-sphere arc-cosine kernels ``arccos0(ρ) = 1 − arccos(ρ)/π`` and
 ``arccos1(ρ) = (√(1−ρ²) + (π − arccos ρ) ρ)/π`` (Cho & Saul 2009, Eq. 6 with n = 0, 1).
@@ -25,7 +28,7 @@ import math
 import jax
 import jax.numpy as jnp
 
-__all__ = ["arccos0", "arccos1", "abrelu", "erf", "sin", "gelu", "monomial"]
+__all__ = ["arccos0", "arccos1", "abrelu", "erf", "sin", "gelu", "monomial", "exp_normalized"]
 
 _SIN2_TOL = 1e-12
 
@@ -44,10 +47,17 @@ def _safe_sqrt_jvp(primals, tangents):
 
 
 def _cos_sin(q11, q22, q12):
-    """``(√P, cos θ, √P sin θ)`` with ``P = q11 q22`` (``√P = 0`` mapped safely)."""
+    """``(√P, cos θ, √P sin θ)`` with ``P = q11 q22``; all three 0 where ``P = 0``.
+
+    ``cos θ = q12/√P`` with ``√P = sqrt(q11·q22)``: for coincident inputs (``q11 = q22 = q12``) this
+    is exactly 1 in IEEE arithmetic, so ``sin θ`` is exactly 0 on the kernel diagonal (the cheaper
+    ``q12·(1/√q11)(1/√q22)`` is off by an ulp there, which ``√(1 − cos²)`` turns into a 1e-8 error).
+    """
     prod = q11 * q22
-    nrm = jnp.sqrt(jnp.where(prod > 0, prod, 1.0))
-    cos = jnp.clip(q12 / nrm, -1.0, 1.0)
+    pos = prod > 0
+    nrm = jnp.sqrt(jnp.where(pos, prod, 1.0))
+    cos = jnp.where(pos, jnp.clip(q12 / nrm, -1.0, 1.0), 0.0)
+    nrm = jnp.where(pos, nrm, 0.0)
     sin = nrm * _safe_sqrt(1.0 - cos ** 2)
     return nrm, cos, sin
 
@@ -138,3 +148,36 @@ def monomial(q11, q22, q12, *, degree: int):
     t = _mono(degree, p, q12)
     tdot = degree ** 2 * _mono(degree - 1, p, q12) if degree > 0 else jnp.zeros_like(q12)
     return t, tdot
+
+
+def exp_normalized(q11, q22, q12, *, gamma: float = 1.0, shift: float = -1.0, do_clip: bool = False):
+    """``(T, Ṫ)`` of the normalized Gaussian kernel (neural-tangents ``ExpNormalized``).
+
+    ``ρ = q12/√P``, ``T = √P exp(γ(ρ + shift))``, ``Ṫ = ∂T/∂q12 = γ exp(γ(ρ + shift))``; on the
+    diagonal ``T(q, q, q) = q exp(γ(1 + shift))``.  With ``shift = −1`` and unit-norm inputs this is
+    ``exp(−γ‖x̂ − ŷ‖²/2)``, the kernel of Shankar et al. 2020 (arXiv:2003.02237, p. 6).
+
+    Which activation: for *fixed* variances ``s_i² = q_ii`` it is ``E[f_1(u) f_2(v)]`` with
+    ``f_i(u) = e^{γ(1+shift)/2} s_i exp(√γ u/s_i − γ)`` (the Hermite generating function gives
+    ``a_n = e^{−γ/2} γ^{n/2}/√(n!)``, i.e. ``Σ a_n² ρⁿ = exp(γ(ρ − 1))``); ``f_i`` depends on the
+    pre-activation's variance, so no single elementwise map realizes the kernel for all inputs.
+
+    Parameters
+    ----------
+    q11, q22, q12
+        Variances and covariance (broadcasting).
+    gamma : float, keyword-only
+        Exponent scale ``γ`` (choice of neural-tangents: default 1).
+    shift : float, keyword-only
+        Shift of the normalized covariance (default −1, so ``T(q, q, q) = q``).
+    do_clip : bool, keyword-only
+        Clip ``ρ`` to ``[−1, 1]`` against round-off (neural-tangents' default ``False``).
+    """
+    prod = q11 * q22
+    pos = prod > 0
+    nrm = jnp.sqrt(jnp.where(pos, prod, 1.0))
+    rho = jnp.where(pos, q12 / nrm, 0.0)
+    if do_clip:
+        rho = jnp.clip(rho, -1.0, 1.0)
+    e = jnp.exp(gamma * (rho + shift))
+    return jnp.where(pos, nrm, 0.0) * e, gamma * e

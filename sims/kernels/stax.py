@@ -23,6 +23,7 @@ A final ``Dense(k)`` yields ``(n1, n2)`` (outputs i.i.d.; ``k`` is ignored by ``
 from __future__ import annotations
 
 import collections
+import itertools
 import math
 from typing import Callable, NamedTuple, Sequence
 
@@ -48,6 +49,7 @@ class Kernel(NamedTuple):
     cov2: jax.Array
     ns: int          # number of spatial dimensions
     channels: int    # current channel count (enters only the 'standard' NTK)
+    inputs: tuple | None = None  # (x1, x2) on the input kernel only (then ntk = 0); serial clears it
 
 
 class Layer(NamedTuple):
@@ -84,17 +86,22 @@ def _check_ntk_params(W_std, b_std, parameterization):
         raise ValueError(f"b_std must be None or a finite non-negative number, got {b_std!r}")
 
 
-def _affine_kernel(k: Kernel, lin, n_in: int, out: int, W_std, b_std, parameterization) -> Kernel:
-    """Shared Dense/Conv kernel rule; ``lin`` is the (filter-averaging) linear map."""
+def _affine_kernel(k: Kernel, lin, n_in: int, out: int, W_std, b_std, parameterization, *,
+                   ntk_zero: bool = False) -> Kernel:
+    """Shared Dense/Conv kernel rule; ``lin`` is the (filter-averaging) linear map.
+
+    ``ntk_zero``: the incoming NTK is known to be 0 (the input kernel), so ``lin(ntk)`` is skipped.
+    """
     w2, b2 = W_std ** 2, (0.0 if b_std is None else b_std ** 2)
     nngp_in = lin(k.nngp, 2)
     nngp = w2 * nngp_in + b2
+    ntk_in = 0.0 if ntk_zero else w2 * lin(k.ntk, 2)
     if parameterization == "ntk":
-        ntk = nngp + w2 * lin(k.ntk, 2)
+        ntk = nngp + ntk_in
     else:
-        ntk = w2 * lin(k.ntk, 2) + n_in * nngp_in + (0.0 if b_std is None else 1.0)
-    return k._replace(nngp=nngp, ntk=ntk, cov1=w2 * lin(k.cov1, 1) + b2,
-                      cov2=w2 * lin(k.cov2, 1) + b2, channels=out)
+        ntk = ntk_in + n_in * nngp_in + (0.0 if b_std is None else 1.0)
+    return k._replace(nngp=nngp, ntk=jnp.broadcast_to(ntk, nngp.shape), cov1=w2 * lin(k.cov1, 1) + b2,
+                      cov2=w2 * lin(k.cov2, 1) + b2, channels=out, inputs=None)
 
 
 def _check_out(name, value):
@@ -142,29 +149,68 @@ def _pads(filter_shape, padding):
     raise ValueError(f"padding must be 'SAME' or 'VALID', got {padding!r}")
 
 
+def _same_pad(n: int, f: int, s: int) -> tuple[int, int]:
+    """XLA's SAME padding of one axis (so ``apply_fn`` and ``kernel_fn`` agree)."""
+    total = max((-(-n // s) - 1) * s + f - n, 0)
+    return total // 2, total - total // 2
+
+
+_MAX_FUSED_TAPS = 27  # choice: up to 3x3x3 filters sum all taps in one pass, larger ones axis by axis
+
+
 def _conv_lin(a, nb, ns, filter_shape, strides, padding):
     """``mean_δ a[..., i·s+δ, i'·s+δ]`` with zero padding (the Conv kernel map).
 
-    The filter offset ``δ = (δ_1, ..., δ_ns)`` shifts each spatial axis pair ``(i_k, i'_k)`` on its own,
-    so the sum factorises over axes: ``Σ_k f_k`` shifted slices instead of ``Π_k f_k``.
+    The filter offset ``δ = (δ_1, ..., δ_ns)`` shifts each spatial axis pair ``(i_k, i'_k)`` together.
+    Implementation (profiled on CPU, see ``benchmarks/bench_kernels_exact.py``): pad every axis pair
+    once and materialize the padded array (``optimization_barrier``: a pad fused into the shifted reads
+    costs a bounds check per tap and was ~6x slower), then add the ``Π_k f_k`` strided slices in one
+    fused pass, which XLA fuses with the following activation.  Filters with more than
+    ``_MAX_FUSED_TAPS`` taps are summed one axis at a time (``Σ_k f_k`` slices, one pass per axis).
     """
     _pads(filter_shape, padding)
-    for ax, (f, s) in enumerate(zip(filter_shape, strides)):
-        a1, a2 = nb + ax, nb + ns + ax
-        n = a.shape[a1]
-        total = max((-(-n // s) - 1) * s + f - n, 0) if padding == "SAME" else 0
-        pad = (total // 2, total - total // 2)  # XLA's SAME padding (so apply_fn and kernel_fn agree)
-        cfg = [(0, 0)] * a.ndim
-        cfg[a1] = cfg[a2] = pad
-        ap = jnp.pad(a, cfg)
-        out = (ap.shape[a1] - f) // s + 1
-        acc = 0.0
-        for d in range(f):
-            idx = [slice(None)] * a.ndim
-            idx[a1] = idx[a2] = slice(d, d + (out - 1) * s + 1, s)
-            acc = acc + ap[tuple(idx)]
-        a = acc / f
-    return a
+    if math.prod(filter_shape) > _MAX_FUSED_TAPS and ns > 1:
+        for ax in range(ns):
+            a = _conv_lin_axes(a, nb, ns, {ax: (filter_shape[ax], strides[ax])}, padding)
+        return a
+    return _conv_lin_axes(a, nb, ns, {ax: fs for ax, fs in enumerate(zip(filter_shape, strides))},
+                          padding)
+
+
+def _conv_lin_axes(a, nb, ns, axes: dict, padding):
+    cfg = [(0, 0)] * a.ndim
+    outs = {}
+    for ax, (f, s) in axes.items():
+        n = a.shape[nb + ax]
+        pad = _same_pad(n, f, s) if padding == "SAME" else (0, 0)
+        cfg[nb + ax] = cfg[nb + ns + ax] = pad
+        outs[ax] = (n + sum(pad) - f) // s + 1
+    if any(p != (0, 0) for p in cfg):
+        a = jnp.pad(a, cfg)
+    a = jax.lax.optimization_barrier(a)
+    acc = None
+    for delta in itertools.product(*(range(f) for f, _ in axes.values())):
+        idx = [slice(None)] * a.ndim
+        for (ax, (f, s)), d in zip(axes.items(), delta):
+            idx[nb + ax] = idx[nb + ns + ax] = slice(d, d + (outs[ax] - 1) * s + 1, s)
+        tap = a[tuple(idx)]
+        acc = tap if acc is None else acc + tap
+    return acc / math.prod(f for f, _ in axes.values())
+
+
+def _patch_kernel(x1, x2, filter_shape, strides, padding, dn):
+    """Input kernel already averaged over the filter: ``⟨patch_p(x), patch_p'(x')⟩/(C·F)``.
+
+    Equals ``_conv_lin`` of the input covariance ``x·x'/C`` (both sum ``x[p+δ]·x'[p'+δ]`` over the
+    filter offsets ``δ``, zero padding included), but costs one Gram of the ``(n·|s|, C·F)`` patch
+    matrix instead of a Gram followed by ``F`` shifted passes over the ``(n, n, *s, *s)`` array.
+    """
+    def patches(x):
+        return jax.lax.conv_general_dilated_patches(x, filter_shape, strides, padding,
+                                                    dimension_numbers=dn)
+    p1 = patches(x1)
+    p2 = p1 if x2 is x1 else patches(x2)
+    return _input_kernel(p1, p2)
 
 
 def Conv(out_chan: int, filter_shape: Sequence[int], *, strides: Sequence[int] | None = None,
@@ -213,6 +259,15 @@ def Conv(out_chan: int, filter_shape: Sequence[int], *, strides: Sequence[int] |
         if k.ns != ns:
             raise ValueError(f"x: Conv with filter_shape {filter_shape} needs {ns} spatial axes, "
                              f"the input to this layer has {k.ns}")
+        size = k.nngp.shape[2:2 + ns]
+        if padding == "VALID" and any(n < f for n, f in zip(size, filter_shape)):
+            raise ValueError(f"x: Conv with filter_shape {filter_shape} (VALID) needs spatial size >= "
+                             f"the filter, got {size}")
+        if k.inputs is not None:  # first layer: filter-averaged input kernel from patches, ntk_in = 0
+            kin = _patch_kernel(*k.inputs, filter_shape, strides, padding, dn)
+            kin = kin._replace(channels=k.channels)
+            return _affine_kernel(kin, lambda a, nb: a, fsize * k.channels, out_chan, W_std, b_std,
+                                  parameterization, ntk_zero=True)
         lin = lambda a, nb: _conv_lin(a, nb, ns, filter_shape, strides, padding)  # noqa: E731
         return _affine_kernel(k, lin, fsize * k.channels, out_chan, W_std, b_std, parameterization)
 
@@ -259,6 +314,18 @@ def AvgPool(window_shape: Sequence[int], *, strides: Sequence[int] | None = None
     return Layer(init_fn, apply_fn, kernel_fn)
 
 
+def _mean_spatial(a, nb):
+    """Mean over all axes after the first ``nb``, as a matrix-vector product with ``1/P``.
+
+    Profiled choice: XLA:CPU lowers ``jnp.mean`` over the trailing axes of a fused elementwise
+    producer to a reduction that materializes the producer's intermediates (and broadcast
+    constants) at full size; the matvec keeps the producer in one loop fusion (~1.2x faster on
+    the conv benchmark).  Same value up to summation order (~1e-16 relative).
+    """
+    flat = a.reshape(a.shape[:nb] + (-1,))
+    return flat @ jnp.full((flat.shape[-1],), 1.0 / flat.shape[-1], dtype=flat.dtype)
+
+
 def GlobalAvgPool() -> Layer:
     """Mean over all spatial positions; the kernel is averaged over all position pairs."""
 
@@ -269,8 +336,10 @@ def GlobalAvgPool() -> Layer:
         return jnp.mean(x, axis=tuple(range(1, x.ndim - 1)))
 
     def kernel_fn(k: Kernel) -> Kernel:
-        f = lambda a, nb: jnp.mean(a, axis=tuple(range(nb, a.ndim)))  # noqa: E731
-        return _map3(f, k)._replace(ns=0)
+        if k.ns == 0:
+            raise ValueError("x: GlobalAvgPool needs inputs with spatial axes (n, *spatial, channels); "
+                             "the input to this layer has none (after Flatten/GlobalAvgPool or 2-d input)")
+        return _map3(_mean_spatial, k)._replace(ns=0)
 
     return Layer(init_fn, apply_fn, kernel_fn)
 
@@ -308,8 +377,8 @@ def _input_kernel(x1, x2) -> Kernel:
     c = x1.shape[-1]
     cross = jnp.einsum(f"a{letters}c,b{up}c->ab{letters}{up}", x1, x2) / c
     s1 = jnp.einsum(f"a{letters}c,a{up}c->a{letters}{up}", x1, x1) / c
-    s2 = jnp.einsum(f"a{letters}c,a{up}c->a{letters}{up}", x2, x2) / c
-    return Kernel(cross, jnp.zeros_like(cross), s1, s2, ns, c)
+    s2 = s1 if x2 is x1 else jnp.einsum(f"a{letters}c,a{up}c->a{letters}{up}", x2, x2) / c
+    return Kernel(cross, jnp.zeros_like(cross), s1, s2, ns, c, (x1, x2))
 
 
 def _validate(x, name):
@@ -350,15 +419,14 @@ def serial(*layers: Layer) -> tuple[Callable, Callable, Callable]:
 
     def kernel_fn(x1, x2=None, get=None):
         _validate(x1, "x1")
-        if x2 is None:
-            x2 = x1
-        else:
+        if x2 is not None:
             _validate(x2, "x2")
             if x2.shape[1:] != x1.shape[1:]:
                 raise ValueError(f"x2 must have per-example shape {x1.shape[1:]} like x1, got {x2.shape}")
-        k = _input_kernel(jnp.asarray(x1), jnp.asarray(x2))
+        x1 = jnp.asarray(x1)
+        k = _input_kernel(x1, x1 if x2 is None else jnp.asarray(x2))
         for layer in layers:
-            k = layer.kernel_fn(k)
+            k = layer.kernel_fn(k)._replace(inputs=None)
         return _select(k, get)
 
     return init_fn, apply_fn, kernel_fn
