@@ -223,3 +223,193 @@ def test_conv_kernel_equals_patch_inner_products(rng, padding, strides):
     p1, p2 = patches(x1), patches(x2)
     ref = w ** 2 * jnp.einsum("ahwk,bHWk->abhwHW", p1, p2) / p1.shape[-1] + b ** 2
     np.testing.assert_allclose(got, ref, rtol=1e-13, atol=1e-14)
+
+
+# -- the activation list of issue #4: every dual map against an independent reference ----------------
+
+def _abrelu_reference(q11, q22, q12, a, b):
+    # f = b relu(x) - a relu(-x): expand E[f(u) f(v)] into ReLU / step quadratures with sign flips
+    r = lambda c, d: _relu_expect(q11, q22, c, d)  # noqa: E731
+    t = (b * b + a * a) * r(q12, 1) - 2 * a * b * r(-q12, 1)
+    # f' = b 1[x>0] + a 1[x<0]: E[f'(u) f'(v)] = (a² + b²) P(u>0, v>0) + 2ab P(u>0, v<0)
+    tdot = (a * a + b * b) * r(q12, 0) + 2 * a * b * r(-q12, 0)
+    return t, tdot
+
+
+@pytest.mark.parametrize("a,b", [(-0.3, 1.2), (0.1, 1.0), (-1.0, 1.0)])  # ABRelu, LeakyRelu(0.1), Abs
+@pytest.mark.parametrize("q", [(1.0, 1.0, 0.3), (2.0, 0.5, -0.7)])
+def test_abrelu_dual_matches_quadrature(a, b, q):
+    t, tdot = dual.abrelu(*map(jnp.asarray, q), a=a, b=b)
+    rt, rtdot = _abrelu_reference(*q, a, b)
+    assert float(t) == pytest.approx(rt, abs=1e-9) and float(tdot) == pytest.approx(rtdot, abs=1e-9)
+
+
+@pytest.mark.parametrize("degree", range(6))
+def test_monomial_duals_match_gauss_hermite(degree):
+    # polynomial integrands: 120-node Gauss-Hermite is exact up to round-off
+    q = (0.8, 1.7, -0.5)
+    t, tdot = dual.monomial(*map(jnp.asarray, q), degree=degree)
+    f = lambda x: x ** degree  # noqa: E731
+    df = (lambda x: degree * x ** (degree - 1)) if degree else (lambda x: 0 * x)
+    assert float(t) == pytest.approx(_gauss_expect(f, f, *q), rel=1e-11, abs=1e-12)
+    assert float(tdot) == pytest.approx(_gauss_expect(df, df, *q), rel=1e-11, abs=1e-12)
+
+
+def test_sin_with_amplitude_frequency_phase_matches_gauss_hermite():
+    a, b, c, q = 1.3, 0.7, 0.4, (1.2, 0.6, 0.5)
+    t, tdot = dual.sin(*map(jnp.asarray, q), a=a, b=b, c=c)
+    f, df = (lambda x: a * np.sin(b * x + c)), (lambda x: a * b * np.cos(b * x + c))
+    assert float(t) == pytest.approx(_gauss_expect(f, f, *q), abs=1e-10)
+    assert float(tdot) == pytest.approx(_gauss_expect(df, df, *q), abs=1e-10)
+
+
+def _exp_normalized_fns(gamma, shift, s):
+    # the fixed-variance realization of theory.dual_activations.exp_normalized (see its docstring)
+    c = np.exp(gamma * (1 + shift) / 2)
+    f = lambda u: c * s * np.exp(np.sqrt(gamma) * u / s - gamma)  # noqa: E731
+    df = lambda u: c * np.sqrt(gamma) * np.exp(np.sqrt(gamma) * u / s - gamma)  # noqa: E731
+    return f, df
+
+
+@pytest.mark.parametrize("gamma,shift", [(1.0, -1.0), (0.6, 0.2)])
+def test_exp_normalized_closed_form(gamma, shift):
+    q11, q22, q12 = 1.7, 0.4, -0.5
+    t, tdot = dual.exp_normalized(jnp.asarray(q11), jnp.asarray(q22), jnp.asarray(q12), gamma=gamma, shift=shift)
+    p = np.sqrt(q11 * q22)
+    assert float(t) == pytest.approx(p * np.exp(gamma * (q12 / p + shift)), rel=1e-14)
+    # Price's theorem: Ṫ = ∂T/∂q12 (autodiff), and E[f1'(u) f2'(v)] by Gauss-Hermite (smooth)
+    g = jax.grad(lambda c: dual.exp_normalized(jnp.asarray(q11), jnp.asarray(q22), c, gamma=gamma, shift=shift)[0])
+    assert float(tdot) == pytest.approx(float(g(jnp.asarray(q12))), rel=1e-13)
+    (f1, df1), (f2, df2) = _exp_normalized_fns(gamma, shift, np.sqrt(q11)), _exp_normalized_fns(gamma, shift, np.sqrt(q22))
+    assert float(t) == pytest.approx(_gauss_expect(f1, f2, q11, q22, q12), rel=1e-10)
+    assert float(tdot) == pytest.approx(_gauss_expect(df1, df2, q11, q22, q12), rel=1e-10)
+
+
+def test_exp_normalized_network_is_normalized_gaussian_kernel(rng):
+    # Dense(W=1, no bias) then ExpNormalized(γ, -1) then Dense(W=1): NNGP = ‖x‖‖y‖/d · exp(-γ‖x̂ - ŷ‖²/2)
+    x = rng.normal(size=(5, 6))
+    gamma = 0.8
+    init_fn, apply_fn, kf = stax.serial(stax.Dense(4), stax.ExpNormalized(gamma=gamma), stax.Dense(1))
+    nrm = np.linalg.norm(x, axis=1)
+    xh = x / nrm[:, None]
+    d2 = ((xh[:, None] - xh[None]) ** 2).sum(-1)
+    ref = np.outer(nrm, nrm) / 6 * np.exp(-gamma * d2 / 2)
+    np.testing.assert_allclose(kf(x, get="nngp"), ref, rtol=1e-12)
+    # NTK diagonal: Dense gives ntk = q; the activation multiplies by Ṫ = γ (ρ = 1, shift = -1); Dense adds q
+    np.testing.assert_allclose(np.diag(kf(x, get="ntk")), (1 + gamma) * nrm ** 2 / 6, rtol=1e-12)
+    _, params = init_fn(jax.random.key(0), x.shape)
+    with pytest.raises(NotImplementedError, match="ExpNormalized has no finite-width apply_fn"):
+        apply_fn(params, x)
+
+
+def _mc_pairs(q11, q22, q12, n, seed):
+    z = np.random.default_rng(seed).normal(size=(2, n))
+    u = np.sqrt(q11) * z[0]
+    v = q12 / np.sqrt(q11) * z[0] + np.sqrt(q22 - q12 ** 2 / q11) * z[1]
+    return u, v
+
+
+_MC_CASES = {
+    "relu": (lambda x: np.maximum(x, 0), lambda x: (x > 0) * 1.0, lambda *q: dual.abrelu(*q)),
+    "abrelu": (lambda x: np.where(x > 0, 1.2 * x, -0.3 * x), lambda x: np.where(x > 0, 1.2, -0.3),
+               lambda *q: dual.abrelu(*q, a=-0.3, b=1.2)),
+    "erf": (sp_erf, lambda x: 2 / np.sqrt(np.pi) * np.exp(-x ** 2), dual.erf),
+    "gelu": (lambda x: x * 0.5 * (1 + sp_erf(x / np.sqrt(2))),
+             lambda x: 0.5 * (1 + sp_erf(x / np.sqrt(2))) + x * np.exp(-x ** 2 / 2) / np.sqrt(2 * np.pi), dual.gelu),
+    "sin": (lambda x: 1.3 * np.sin(0.7 * x + 0.4), lambda x: 0.91 * np.cos(0.7 * x + 0.4),
+            lambda *q: dual.sin(*q, a=1.3, b=0.7, c=0.4)),
+    "monomial2": (lambda x: x ** 2, lambda x: 2 * x, lambda *q: dual.monomial(*q, degree=2)),
+}
+
+
+@pytest.mark.parametrize("name", list(_MC_CASES) + ["exp_normalized"])
+def test_dual_maps_match_monte_carlo(name):
+    # E[f(u)f(v)], E[f'(u)f'(v)] over N bivariate normal pairs (seed 7); tolerance 5σ/√N from the sample spread
+    q11, q22, q12, n = 1.3, 0.7, 0.45, 1 << 18
+    u, v = _mc_pairs(q11, q22, q12, n, seed=7)
+    if name == "exp_normalized":
+        (f1, df1), (f2, df2) = (_exp_normalized_fns(0.6, 0.2, np.sqrt(q)) for q in (q11, q22))
+        dual_fn = lambda *q: dual.exp_normalized(*q, gamma=0.6, shift=0.2)  # noqa: E731
+    else:
+        f1, df1, dual_fn = _MC_CASES[name]
+        f2, df2 = f1, df1
+    t, tdot = dual_fn(jnp.asarray(q11), jnp.asarray(q22), jnp.asarray(q12))
+    for exact, s in ((t, f1(u) * f2(v)), (tdot, df1(u) * df2(v))):
+        assert abs(float(exact) - s.mean()) <= 5 * s.std() / np.sqrt(n), name
+
+
+def test_elementwise_hermite_tanh_within_truncation_bound():
+    # tanh has no closed-form dual: truncated Hermite dual vs 2-d Gauss-Hermite of tanh itself, error <= the
+    # Cauchy-Schwarz truncation bound sqrt(tail(s1) tail(s2)) of theory.hermite (plus quadrature error 1e-9)
+    from theory.hermite import truncation_bound
+    deg = 15
+    layer = stax.ElementwiseHermite("tanh", deg)
+    q11, q22, q12 = 0.9, 1.6, 0.7
+    k = stax.Kernel(jnp.asarray([[q12]]), jnp.ones((1, 1)), jnp.asarray([q11]), jnp.asarray([q22]), 0, 1)
+    out = layer.kernel_fn(k)
+    bound = np.sqrt(truncation_bound("tanh", deg, scale=np.sqrt(q11)) * truncation_bound("tanh", deg, scale=np.sqrt(q22)))
+    ref = _gauss_expect(np.tanh, np.tanh, q11, q22, q12)
+    assert abs(float(out.nngp[0, 0]) - ref) <= bound + 1e-9
+    assert 0 < bound < 1e-3  # the check is not vacuous
+
+
+# -- bad input: clear ValueError / TypeError naming the argument -------------------------------------
+
+def test_bad_inputs_layers_and_shapes(rng):
+    img = rng.normal(size=(2, 4, 4, 3))
+    _, _, kv = stax.serial(stax.Conv(4, (5, 5), padding="VALID"), stax.Relu())
+    with pytest.raises(ValueError, match=r"x: Conv .*VALID.* spatial size"):
+        kv(img, get="nngp")
+    _, _, kg = stax.serial(stax.Dense(4), stax.Relu(), stax.GlobalAvgPool())
+    with pytest.raises(ValueError, match="GlobalAvgPool needs inputs with spatial axes"):
+        kg(rng.normal(size=(2, 3)), get="nngp")
+    with pytest.raises(ValueError, match="filter_shape"):
+        stax.Conv(4, (0, 3))
+    with pytest.raises(TypeError, match="filter_shape"):
+        stax.Conv(4, 3)
+    with pytest.raises(ValueError, match="strides"):
+        stax.Conv(4, (3, 3), strides=(1,))
+    with pytest.raises(ValueError, match="window_shape"):
+        stax.AvgPool((2, -1))
+    _, _, kf = _net()
+    with pytest.raises(ValueError, match=r"x1 must have shape \(n, \*spatial, channels\)"):
+        kf(np.zeros((0, 3)), get="nngp")
+    with pytest.raises(ValueError, match="x2 contains non-finite"):
+        kf(rng.normal(size=(2, 3)), np.array([[1.0, np.inf, 0.0]]), get="nngp")
+    with pytest.raises(TypeError, match="x1 must be an array"):
+        kf([[1.0, 2.0, 3.0]], get="nngp")
+    with pytest.raises(TypeError, match="x2 must be float64"):
+        kf(rng.normal(size=(2, 3)), np.ones((2, 3), np.float32), get="nngp")
+    with pytest.raises(ValueError, match="AvgPool.*spatial size"):
+        stax.Myrtle(5)[2](rng.normal(size=(1, 8, 8, 3)), get="nngp")
+
+
+def test_bad_inputs_activations():
+    with pytest.raises(ValueError, match=r"fn: activation 'swish' has no Hermite coefficients.*'tanh'"):
+        stax.ElementwiseHermite("swish", 4)
+    with pytest.raises(TypeError, match="fn must be jax-traceable"):
+        stax.ElementwiseHermite(lambda x: float(x[0]), 4)
+    with pytest.raises(ValueError, match="fn must be elementwise"):
+        stax.ElementwiseHermite(lambda x: x.sum(), 4)
+    for bad in (0, -2):
+        with pytest.raises(ValueError, match="degree must be >= 1"):
+            stax.ElementwiseHermite("erf", bad)
+    with pytest.raises(TypeError, match="degree must be an int"):
+        stax.ElementwiseHermite("erf", 2.5)
+    with pytest.raises(ValueError, match="nodes must be"):
+        stax.ElementwiseHermite("erf", 8, nodes=3)
+    with pytest.raises(ValueError, match="degree must be an int in 0..5"):
+        stax.Monomial(6)
+    with pytest.raises(ValueError, match="gamma must be >= 0"):
+        stax.ExpNormalized(gamma=-1.0)
+    with pytest.raises(ValueError, match="shift must be a finite number"):
+        stax.ExpNormalized(shift=np.nan)
+    with pytest.raises(ValueError, match="alpha must be a finite number"):
+        stax.LeakyRelu(np.inf)
+    with pytest.raises(ValueError, match="b must be a finite number"):
+        stax.Sin(b=np.nan)
+    from theory.hermite import hermite_coefficients
+    with pytest.raises(ValueError, match="has no Hermite coefficients"):
+        hermite_coefficients("swish", 4)
+    with pytest.raises(ValueError, match="degree must be >= 0"):
+        hermite_coefficients("erf", -1)

@@ -4,6 +4,9 @@ Each layer maps ``nngp ← T(q11, q22, q12)``, ``ntk ← ntk·Ṫ(q11, q22, q12)
 per-position variances (spatial diagonals of the self-covariances) — Lee et al. 2018 (arXiv:1711.00165),
 Jacot et al. 2018 (arXiv:1806.07572).  Closed forms are in :mod:`theory.dual_activations`.
 
+``ExpNormalized(gamma, shift)`` is the normalized Gaussian kernel (Shankar et al. 2020,
+arXiv:2003.02237; neural-tangents ``ExpNormalized``); it has no finite-width ``apply_fn`` (see there).
+
 ``Hermite(coeffs)`` is ``f = Σ_n a_n He_n/√(n!)`` and ``ElementwiseHermite(fn, degree)`` truncates ``fn``
 at ``degree``.  For variances ``q`` the coefficients of ``x ↦ f(√q x)`` are computed by Gauss–Hermite
 quadrature per example, so inputs need not lie on the unit sphere; then
@@ -23,8 +26,8 @@ from jax.scipy.special import erf as _erf
 
 from theory import dual_activations as dual
 
-__all__ = ["Relu", "ABRelu", "LeakyRelu", "Abs", "Erf", "Sin", "Gelu", "Monomial", "Hermite",
-           "ElementwiseHermite", "activation_layer"]
+__all__ = ["Relu", "ABRelu", "LeakyRelu", "Abs", "Erf", "Sin", "Gelu", "Monomial", "ExpNormalized",
+           "Hermite", "ElementwiseHermite", "HERMITE_ACTIVATIONS", "activation_layer"]
 
 
 def _layer_type():
@@ -66,6 +69,7 @@ def _diag(a, ns):
 
 def ABRelu(a: float, b: float):
     """``f(x) = a·min(x, 0) + b·max(x, 0)`` (arc-cosine kernels; NT ``ABRelu``)."""
+    a, b = _finite_number("a", a), _finite_number("b", b)
     return activation_layer(lambda x: a * jnp.minimum(x, 0) + b * jnp.maximum(x, 0),
                             lambda q1, q2, c: dual.abrelu(q1, q2, c, a=a, b=b))
 
@@ -77,6 +81,7 @@ def Relu():
 
 def LeakyRelu(alpha: float):
     """``max(x, 0) + α min(x, 0)``."""
+    _finite_number("alpha", alpha)
     return ABRelu(alpha, 1.0)
 
 
@@ -92,6 +97,7 @@ def Erf():
 
 def Sin(*, a: float = 1.0, b: float = 1.0, c: float = 0.0):
     """``a·sin(b x + c)``."""
+    a, b, c = _finite_number("a", a), _finite_number("b", b), _finite_number("c", c)
     return activation_layer(lambda x: a * jnp.sin(b * x + c),
                             lambda q1, q2, q: dual.sin(q1, q2, q, a=a, b=b, c=c))
 
@@ -103,10 +109,53 @@ def Gelu():
 
 def Monomial(degree: int):
     """``x**degree`` (0..5), Isserlis' theorem."""
-    if not isinstance(degree, int) or not 0 <= degree <= 5:
+    if isinstance(degree, bool) or not isinstance(degree, int) or not 0 <= degree <= 5:
         raise ValueError(f"degree must be an int in 0..5, got {degree!r}")
     return activation_layer(lambda x: x ** degree,
                             lambda q1, q2, c: dual.monomial(q1, q2, c, degree=degree))
+
+
+def _finite_number(name, value):
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)) \
+            or not math.isfinite(value):
+        raise ValueError(f"{name} must be a finite number, got {value!r}")
+    return float(value)
+
+
+def ExpNormalized(*, gamma: float = 1.0, shift: float = -1.0, do_clip: bool = False):
+    """Normalized Gaussian kernel ``T = √P exp(γ(ρ + shift))``, ``Ṫ = γ exp(γ(ρ + shift))``.
+
+    neural-tangents ``ExpNormalized(gamma=1, shift=-1, do_clip=False)``; Shankar et al. 2020
+    (arXiv:2003.02237, p. 6).  Closed form in :func:`theory.dual_activations.exp_normalized`.
+
+    ``apply_fn`` raises ``NotImplementedError`` (as in neural-tangents): the kernel is
+    ``E[f_1(u) f_2(v)]`` for ``f_i(u) = e^{γ(1+shift)/2} s_i exp(√γ u/s_i − γ)``, which depends on the
+    pre-activation's standard deviation ``s_i`` of *each input*, so no elementwise map of a finite
+    network has it as its infinite-width limit.
+
+    Parameters
+    ----------
+    gamma : float, keyword-only
+        ``γ >= 0`` (the kernel ``exp(γρ)`` has non-negative Taylor coefficients, hence is PSD, only then).
+    shift : float, keyword-only
+        Finite shift; ``−1`` makes ``T(q, q, q) = q``.
+    do_clip : bool, keyword-only
+        Clip ``ρ`` to ``[−1, 1]``.
+    """
+    gamma = _finite_number("gamma", gamma)
+    if gamma < 0:
+        raise ValueError(f"gamma must be >= 0 (the kernel is not PSD otherwise), got {gamma!r}")
+    shift = _finite_number("shift", shift)
+
+    def fn(x):
+        raise NotImplementedError(
+            "ExpNormalized has no finite-width apply_fn: its kernel is not the limit of an elementwise "
+            "activation (it needs each input's pre-activation variance); use kernel_fn, or "
+            "ElementwiseHermite(lambda z: jnp.exp(jnp.sqrt(gamma) * z - gamma), degree) for "
+            "unit-variance pre-activations")
+
+    return activation_layer(fn, lambda q1, q2, c: dual.exp_normalized(q1, q2, c, gamma=gamma,
+                                                                      shift=shift, do_clip=do_clip))
 
 
 # -- Hermite-expansion duals -------------------------------------------------------------------
@@ -142,13 +191,61 @@ def _hermite_dual(fn: Callable, degree: int, nodes: int):
     return dual_fn
 
 
-def ElementwiseHermite(fn: Callable, degree: int, *, nodes: int | None = None):
-    """Any elementwise ``fn`` through its Hermite expansion truncated at ``degree`` (see module doc)."""
+#: Named activations for :func:`ElementwiseHermite` (jax versions of ``theory.hermite.ACTIVATIONS``).
+HERMITE_ACTIVATIONS: dict[str, Callable] = {
+    "relu": jax.nn.relu,
+    "erf": _erf,
+    "gelu": lambda x: jax.nn.gelu(x, approximate=False),
+    "sin": jnp.sin,
+    "tanh": jnp.tanh,
+    "abs": jnp.abs,
+}
+
+
+def _check_activation_fn(fn):
+    """Resolve a name, and check that ``fn`` maps a float64 jax array to finite values of its shape."""
+    if isinstance(fn, str):
+        if fn not in HERMITE_ACTIVATIONS:
+            raise ValueError(f"fn: activation {fn!r} has no Hermite coefficients here; expected one of "
+                             f"{sorted(HERMITE_ACTIVATIONS)} or a jax-traceable callable")
+        return HERMITE_ACTIVATIONS[fn]
     if not callable(fn):
-        raise TypeError(f"fn must be callable, got {fn!r}")
-    if not isinstance(degree, int) or degree < 0:
-        raise ValueError(f"degree must be a non-negative int, got {degree!r}")
-    nodes = nodes or max(2 * degree + 2, 64)
+        raise TypeError(f"fn must be callable or one of {sorted(HERMITE_ACTIVATIONS)}, got {fn!r}")
+    probe = jnp.linspace(-3.0, 3.0, 7)
+    try:
+        out = jax.eval_shape(lambda z: fn(z), probe)
+    except Exception as e:  # noqa: BLE001 -- any failure to trace means "not usable here"
+        raise TypeError(f"fn must be jax-traceable (elementwise on a jax array), calling it on a traced "
+                        f"array failed with {type(e).__name__}: {e}") from None
+    if getattr(out, "shape", None) != probe.shape:
+        raise ValueError(f"fn must be elementwise (output shape {probe.shape}), got "
+                         f"{getattr(out, 'shape', type(out).__name__)}")
+    return fn
+
+
+def ElementwiseHermite(fn: Callable | str, degree: int, *, nodes: int | None = None):
+    """Any elementwise ``fn`` through its Hermite expansion truncated at ``degree`` (see module doc).
+
+    Parameters
+    ----------
+    fn : callable or str
+        A jax-traceable elementwise activation, or a name in :data:`HERMITE_ACTIVATIONS`.
+    degree : int
+        Truncation degree ``D >= 1`` (Han et al. 2022, arXiv:2209.04121, §3: the dual is
+        ``Σ_{n<=D} a_n(s1) a_n(s2) ρⁿ``).  Degree 0 would be a constant activation, so it is refused.
+    nodes : int, keyword-only
+        Gauss–Hermite nodes (default ``max(2·degree + 2, 64)``); at least ``degree + 1``.
+    """
+    fn = _check_activation_fn(fn)
+    if isinstance(degree, bool) or not isinstance(degree, (int, np.integer)):
+        raise TypeError(f"degree must be an int, got {type(degree).__name__}")
+    if degree < 1:
+        raise ValueError(f"degree must be >= 1 (the Hermite truncation degree), got {degree!r}")
+    degree = int(degree)
+    if nodes is not None and (isinstance(nodes, bool) or not isinstance(nodes, (int, np.integer))
+                              or nodes < degree + 1):
+        raise ValueError(f"nodes must be an int >= degree + 1 = {degree + 1}, got {nodes!r}")
+    nodes = int(nodes) if nodes is not None else max(2 * degree + 2, 64)
     return activation_layer(fn, _hermite_dual(fn, degree, nodes))
 
 

@@ -35,7 +35,7 @@ from sims.kernels import activations as _act
 
 __all__ = ["Kernel", "Layer", "serial", "Dense", "Conv", "AvgPool", "GlobalAvgPool", "Flatten",
            "Relu", "ABRelu", "LeakyRelu", "Abs", "Erf", "Sin", "Gelu", "Monomial", "Hermite",
-           "ElementwiseHermite", "NNGPNTK", "Myrtle"]
+           "ElementwiseHermite", "ExpNormalized", "NNGPNTK", "Myrtle"]
 
 NNGPNTK = collections.namedtuple("NNGPNTK", ["nngp", "ntk"])
 
@@ -102,6 +102,19 @@ def _affine_kernel(k: Kernel, lin, n_in: int, out: int, W_std, b_std, parameteri
         ntk = ntk_in + n_in * nngp_in + (0.0 if b_std is None else 1.0)
     return k._replace(nngp=nngp, ntk=jnp.broadcast_to(ntk, nngp.shape), cov1=w2 * lin(k.cov1, 1) + b2,
                       cov2=w2 * lin(k.cov2, 1) + b2, channels=out, inputs=None)
+
+
+def _check_window(name, value, ns=None):
+    """A tuple of positive ints (filter/window shape or strides), of length ``ns`` if given."""
+    try:
+        t = tuple(value)
+    except TypeError:
+        raise TypeError(f"{name} must be a sequence of positive ints, got {value!r}") from None
+    if not t or not all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) and v >= 1 for v in t):
+        raise ValueError(f"{name} must be a non-empty sequence of positive ints, got {value!r}")
+    if ns is not None and len(t) != ns:
+        raise ValueError(f"{name} must have one entry per spatial axis ({ns}), got {value!r}")
+    return tuple(int(v) for v in t)
 
 
 def _check_out(name, value):
@@ -219,8 +232,9 @@ def Conv(out_chan: int, filter_shape: Sequence[int], *, strides: Sequence[int] |
     """Convolution over ``len(filter_shape)`` spatial axes (channels last, default VALID as in NT)."""
     _check_out("out_chan", out_chan)
     _check_ntk_params(W_std, b_std, parameterization)
-    filter_shape = tuple(int(f) for f in filter_shape)
-    strides = tuple(strides) if strides is not None else (1,) * len(filter_shape)
+    filter_shape = _check_window("filter_shape", filter_shape)
+    strides = _check_window("strides", strides, len(filter_shape)) if strides is not None \
+        else (1,) * len(filter_shape)
     _pads(filter_shape, padding)
     fsize = math.prod(filter_shape)
     ns = len(filter_shape)
@@ -279,8 +293,8 @@ def Conv(out_chan: int, filter_shape: Sequence[int], *, strides: Sequence[int] |
 def AvgPool(window_shape: Sequence[int], *, strides: Sequence[int] | None = None,
             padding: str = "VALID") -> Layer:
     """Average pooling (``normalize_edges=False``: zero padding counts in the mean, as NT's default)."""
-    window = tuple(int(w) for w in window_shape)
-    strides = tuple(strides) if strides is not None else window
+    window = _check_window("window_shape", window_shape)
+    strides = _check_window("strides", strides, len(window)) if strides is not None else window
     pads = _pads(window, padding)
     ns = len(window)
 
@@ -365,7 +379,7 @@ def Flatten() -> Layer:
 
 Relu, ABRelu, LeakyRelu, Abs = _act.Relu, _act.ABRelu, _act.LeakyRelu, _act.Abs
 Erf, Sin, Gelu, Monomial = _act.Erf, _act.Sin, _act.Gelu, _act.Monomial
-Hermite, ElementwiseHermite = _act.Hermite, _act.ElementwiseHermite
+Hermite, ElementwiseHermite, ExpNormalized = _act.Hermite, _act.ElementwiseHermite, _act.ExpNormalized
 
 
 # -- serial and the input kernel --------------------------------------------------------------------
@@ -384,8 +398,9 @@ def _input_kernel(x1, x2) -> Kernel:
 def _validate(x, name):
     if not isinstance(x, (jax.Array, np.ndarray)):
         raise TypeError(f"{name} must be an array, got {type(x).__name__}")
-    if x.ndim < 2:
-        raise ValueError(f"{name} must have shape (n, ..., channels), got {x.shape}")
+    if x.ndim < 2 or x.shape[0] < 1 or x.shape[-1] < 1:
+        raise ValueError(f"{name} must have shape (n, *spatial, channels) with n, channels >= 1, "
+                         f"got {x.shape}")
     if x.dtype != jnp.float64:
         raise TypeError(f"{name} must be float64 (enable jax_enable_x64 at the entry point), "
                         f"got {x.dtype}")
