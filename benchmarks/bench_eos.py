@@ -8,6 +8,9 @@
    Times are medians of repeats after one warm-up call (compilation excluded; reported apart).
 2. A GD sweep over B step sizes (d = 200, n = 300, m = 20, 500 steps): one vmapped
    :func:`sims.eos.gd_sweep` vs a Python loop over a jitted single-eta run (compiled once).
+3. Network (2) of Fig. 1 (:class:`sims.eos.ThresholdNet`, d = 200, n = 300): a vmapped GD
+   sweep with the loss evaluated from sorted rows + prefix sums (``O(n log d)`` per step, what
+   ``figures/eos_fig1.py`` runs) vs the direct ReLU formula (``O(n d)``); same iterates.
 
 Run: ``.venv/bin/python benchmarks/bench_eos.py [--full]``.
 """
@@ -24,8 +27,8 @@ jax.config.update("jax_enable_x64", True)
 import jax.numpy as jnp  # noqa: E402
 import numpy as np  # noqa: E402
 
-from sims.eos import (SymReLUNet, dense_hessian, gd_single, gd_sweep, hvp,  # noqa: E402
-                      lanczos_top, sparse_coding, top_eigenvalues)
+from sims.eos import (SymReLUNet, ThresholdNet, dense_hessian, gd_single,  # noqa: E402
+                      gd_sweep, hvp, lanczos_top, sparse_coding, top_eigenvalues)
 
 
 def _median_time(fn, repeats):
@@ -100,6 +103,33 @@ def bench_sweep(n_etas, steps, repeats):
     print(f"{'first call (compile)':>22} {c_vm:>10.3f} {c_loop:>10.3f} {c_loop / c_vm:>10.2f}")
 
 
+def bench_network2(n_etas, steps, repeats):
+    d, n = 200, 300
+    tr = sparse_coding(jax.random.key(5), n, d, lam=3.0)
+    net = ThresholdNet(d)
+    th = net.init(jax.random.key(6))
+    etas = np.linspace(2e-4, 1.2e-2, n_etas)
+    fs = (*net.features(tr.x), tr.y)
+    xy = (tr.x, tr.y)
+
+    def srt():
+        return gd_sweep(net.loss, th, etas, steps=steps, record_every=steps, data=fs).theta
+
+    def direct():
+        return gd_sweep(net.loss_direct, th, etas, steps=steps, record_every=steps,
+                        data=xy).theta
+
+    a, b = srt(), direct()
+    assert np.allclose(a, b, rtol=1e-9, atol=1e-12)
+    ts, td = _median_time(srt, repeats), _median_time(direct, repeats)
+    us = 1e6 / (n_etas * steps)
+    print(f"\n== network (2): {n_etas} step sizes x {steps} steps, d = {d}, n = {n} "
+          f"(median of {repeats}) ==")
+    print(f"{'sorted [s]':>11} {'direct [s]':>11} {'direct/sorted':>14} "
+          f"{'us/eta-step sorted':>19} {'direct':>8}")
+    print(f"{ts:>11.3f} {td:>11.3f} {td / ts:>14.1f} {ts * us:>19.1f} {td * us:>8.1f}")
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--full", action="store_true", help="larger parameter counts and sweeps")
@@ -108,9 +138,11 @@ def main():
     if args.full:
         bench_sharpness([5, 20, 80, 160, 320], repeats=3)
         bench_sweep(32, 2000, repeats=3)
+        bench_network2(28, 5000, repeats=3)
     else:
         bench_sharpness([5, 20, 80, 160], repeats=5)
         bench_sweep(16, 500, repeats=3)
+        bench_network2(16, 2000, repeats=3)
 
 
 if __name__ == "__main__":

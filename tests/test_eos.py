@@ -14,9 +14,9 @@ import numpy as np
 import pytest
 from scipy import integrate, stats
 
-from sims.eos import (LXYModel, MeanModel, SymReLUNet, TanhNet, chebyshev, dense_hessian,
-                      gd_single, gd_sweep, hvp, lanczos_top, sparse_coding, sym_unit,
-                      top_eigenvalues)
+from sims.eos import (LXYModel, MeanModel, SymReLUNet, TanhNet, ThresholdNet, chebyshev,
+                      dense_hessian, gd_single, gd_sweep, hvp, lanczos_top, sparse_coding,
+                      sym_unit, top_eigenvalues)
 from theory import eos as th
 
 
@@ -251,3 +251,151 @@ def test_tanh_net_progressive_sharpening_to_two_over_eta():
     # jitted Lanczos agrees with scipy eigsh at the final iterate
     ref = top_eigenvalues(net.loss, jnp.asarray(r.theta[0]), data=data)[0]
     np.testing.assert_allclose(s[-1], ref, rtol=1e-6)
+
+
+# ---------------------------------------------------------------- network (2), Fig. 1 -------
+@pytest.fixture(scope="module")
+def net2():
+    d, n = 200, 300
+    net = ThresholdNet(d)
+    tr = sparse_coding(jax.random.key(11), n, d, lam=3.0)
+    return net, tr, net.features(tr.x)
+
+
+def test_threshold_net_sorted_form_equals_relu_formula(net2):
+    """The O(n log d) sorted evaluation is the ReLU network: loss, gradient and Hessian."""
+    net, tr, f = net2
+    th0 = net.init(jax.random.key(12))
+    for b in (0.0, -0.7, 0.4, -3.5):
+        th = th0.at[2].set(b)
+        np.testing.assert_allclose(np.asarray(net.apply_sorted(th, *f)),
+                                   np.asarray(net.apply(th, tr.x)), rtol=1e-12, atol=1e-12)
+        np.testing.assert_allclose(float(net.loss(th, *f, tr.y)),
+                                   float(net.loss_direct(th, tr.x, tr.y)), rtol=1e-13)
+        np.testing.assert_allclose(np.asarray(jax.grad(net.loss)(th, *f, tr.y)),
+                                   np.asarray(jax.grad(net.loss_direct)(th, tr.x, tr.y)),
+                                   rtol=1e-11, atol=1e-12)
+        np.testing.assert_allclose(dense_hessian(net.loss, th, data=(*f, tr.y)),
+                                   dense_hessian(net.loss_direct, th, data=(tr.x, tr.y)),
+                                   rtol=1e-11, atol=1e-11)
+
+
+def test_threshold_net_linear_at_zero_bias_soft_threshold_below(net2):
+    net, tr, f = net2
+    x = np.asarray(tr.x)
+    am, ap = -0.3, 0.5
+    out = np.asarray(net.apply(jnp.array([am, ap, 0.0]), tr.x))
+    ref = (ap - am) / 2 * x.sum(1) + (ap + am) / 2 * np.abs(x).sum(1)
+    np.testing.assert_allclose(out, ref, rtol=1e-12)
+    # a+ = -a-: exactly the linear classifier a+ <1, x>
+    np.testing.assert_allclose(np.asarray(net.apply_sorted(jnp.array([-2.0, 2.0, 0.0]), *f)),
+                               2.0 * x.sum(1), rtol=1e-12, atol=1e-10)
+    # b < 0: a sum of soft-thresholded coordinates (a threshold neuron)
+    for b in (-0.5, -1.7):
+        out = np.asarray(net.apply_sorted(jnp.array([-1.0, 1.0, b]), *f))
+        np.testing.assert_allclose(out, th.soft_threshold(x, b).sum(1), rtol=1e-12, atol=1e-10)
+
+
+def test_threshold_net_zero_bias_accuracy_is_phi():
+    """At b = 0, a+ = -a- > 0 the test accuracy is Phi(lam/sqrt d) = 58.40% (1e5 points, 4 SE)."""
+    d = 200
+    net = ThresholdNet(d)
+    te = sparse_coding(jax.random.key(13), 100_000, d, lam=3.0)
+    acc = float(net.accuracy(jnp.array([-0.1, 0.1, 0.0]), *net.features(te.x), te.y))
+    p = th.linear_accuracy_bound(3.0, d)
+    assert abs(acc - p) < 4 * math.sqrt(p * (1 - p) / 100_000), (acc, p)
+
+
+def test_threshold_net_sharpness_at_zero_vs_closed_forms():
+    """2/S(a=0, b=0) of the implementation vs the paper's 8 pi/d^2 and its finite-d refinement.
+
+    Refinement (population, exact in d): tolerance 1% = 6 standard errors of the sample mean
+    of (sum_j |x_j|)^2 at n = 4000 (relative SE 0.106/sqrt(n) = 0.17%).  Paper's leading-order
+    8 pi/d^2: tolerance 5% (the finite-d correction is 3.07% at d = 200, lam = 3)."""
+    d, n = 200, 4000
+    net = ThresholdNet(d)
+    tr = sparse_coding(jax.random.key(14), n, d, lam=3.0)
+    data = (*net.features(tr.x), tr.y)
+    H = dense_hessian(net.loss, jnp.zeros(3), data=data)
+    s = np.linalg.eigvalsh(H)[-1]
+    np.testing.assert_allclose(top_eigenvalues(net.loss, jnp.zeros(3), data=data)[0], s,
+                               rtol=1e-8)
+    s_pop = th.network2_sharpness_at_zero(d, 3.0)
+    assert abs(s / s_pop - 1) < 0.01, (s, s_pop)
+    assert abs((2 / s) / th.network2_threshold(d) - 1) < 0.05
+    assert 1.025 < s_pop / (d * d / (4 * math.pi)) < 1.035          # the 3.07% correction
+    # top eigenvector is the common mode a+ + a- (the "mean model" direction)
+    w, V = np.linalg.eigh(H)
+    assert abs(abs(V[0, -1] + V[1, -1]) / math.sqrt(2) - 1) < 1e-3
+
+
+def test_network2_sharpness_formula_vs_monte_carlo():
+    """(l''(0)/2) E[(sum_j |x_j|)^2] by numpy Monte Carlo (2e5 samples, d = 20; 5 SE)."""
+    d, lam, m = 20, 3.0, 200_000
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((m, d))
+    x[:, 0] += lam * rng.choice([-1.0, 1.0], m)
+    v = 0.125 * np.abs(x).sum(1) ** 2
+    assert abs(v.mean() - th.network2_sharpness_at_zero(d, lam)) < 5 * v.std() / math.sqrt(m)
+    # leading order d^2/(4 pi) as d -> infinity
+    big = th.network2_sharpness_at_zero(10 ** 6, lam)
+    assert abs(big / (1e12 / (4 * math.pi)) - 1) < 1e-5
+    assert th.network2_threshold(200) == 8 * math.pi / 200 ** 2
+
+
+def test_threshold_net_gd_below_vs_above_threshold(net2):
+    """Fig. 1 in miniature (paper init, eta * T = 3): below 8pi/d^2 the final bias does not
+    depend on eta and stays small; above, EoS drives it clearly negative."""
+    net, tr, f = net2
+    es = th.network2_threshold(net.d)
+    etas = np.array([0.5, 0.8, 2.0, 4.0]) * es
+    stop = np.round(3.0 / etas).astype(int)
+    r = gd_sweep(net.loss, net.init(jax.random.key(15)), etas, steps=int(stop.max()),
+                 record_every=int(stop.max()), data=(*f, tr.y), stop_at=stop)
+    b = r.theta[:, 2]
+    assert not r.diverged.any()
+    assert np.all(np.abs(b[:2]) < 0.1), b
+    assert abs(b[1] - b[0]) < 0.005, b                      # eta-independent below
+    assert b[2] < b[1] - 0.1 and b[3] < b[2] - 0.1, b       # negative, more so for larger eta
+
+
+def test_gd_sweep_stop_at_freezes_each_run(net2):
+    net, tr, f = net2
+    th0 = net.init(jax.random.key(16))
+    data = (*f, tr.y)
+    r = gd_sweep(net.loss, th0, [1e-3, 2e-3], steps=300, record_every=100, data=data,
+                 stop_at=[300, 120])
+    ref = gd_single(net.loss, th0, 2e-3, steps=120, data=data)
+    np.testing.assert_allclose(r.theta[1], np.asarray(ref), rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(r.loss[1, 2], r.loss[1, 3], rtol=1e-14)   # frozen after 120
+    with pytest.raises(ValueError, match="stop_at"):
+        gd_sweep(net.loss, th0, [1e-3, 2e-3], steps=300, record_every=100, data=data,
+                 stop_at=[300, 301])
+    with pytest.raises(ValueError, match="stop_at"):
+        gd_sweep(net.loss, th0, [1e-3, 2e-3], steps=300, record_every=100, data=data,
+                 stop_at=[300])
+
+
+def test_threshold_net_bad_inputs(net2):
+    net, tr, f = net2
+    with pytest.raises(ValueError, match="d must"):
+        ThresholdNet(0)
+    with pytest.raises(ValueError, match="reduction"):
+        ThresholdNet(5, reduction="median")
+    with pytest.raises(TypeError, match="key"):
+        net.init(0)
+    with pytest.raises(ValueError, match="x must have shape"):
+        net.features(tr.x[:, :5])
+    with pytest.raises(TypeError, match="float64"):
+        net.features(tr.x.astype(jnp.float32))
+    with pytest.raises(ValueError, match="theta must have shape"):
+        net.check(jnp.zeros(4), tr.x, tr.y)
+    with pytest.raises(ValueError, match="d must"):
+        th.network2_threshold(0)
+    with pytest.raises(ValueError, match="lam must"):
+        th.network2_sharpness_at_zero(10, -1.0)
+    # sum reduction = n x mean (the paper's text writes a sum; see ThresholdNet docstring)
+    s = ThresholdNet(net.d, reduction="sum")
+    t = net.init(jax.random.key(17))
+    np.testing.assert_allclose(float(s.loss(t, *f, tr.y)),
+                               tr.x.shape[0] * float(net.loss(t, *f, tr.y)), rtol=1e-13)

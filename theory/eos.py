@@ -12,9 +12,12 @@ References
 
 What is the paper's and what is ours
 ------------------------------------
-The paper's body (exact statement of the "mean model", its loss and constant) was out of reach
-for this implementation; only the abstract, Fig. 1's axes and the reference note
-(``shared/papers/bn_eos_pfode.md`` section 2) were available.  Therefore:
+Fig. 1's caption (NeurIPS text at object.cloud.sdsc.edu, .../ml-papers-txt/NeurIPS/2023/
+learning_threshold_neurons_via_edge_of_stability__b8328d46.txt; full address in
+``figures/eos_fig1.py``) was read: network (2) trained in ``(a-, a+, b)``, logistic loss,
+``d = 200, n = 300, lam = 3``, ``a-, a+ ~ N(0, 1/(2d))``, ``b = 0``, ``eta * iterations = 10``,
+"precise threshold at eta = 8 pi / d^2".  ``network2_*`` below give that threshold and its
+finite-``d`` refinement.  The body's statement of the "mean model" was not reached; therefore:
 
 * ``linear_accuracy_bound`` -- Phi(lambda / sqrt(d)), the best linear classifier's accuracy on
   data model (1) (derivation in the note section 2.2; matches the "58" tick of Fig. 1).
@@ -42,7 +45,7 @@ __all__ = [
     "sym_logistic", "sym_logistic_d1", "sym_logistic_d2", "SYM_LOGISTIC_D2_0", "LOGISTIC_D2_0",
     "lxy_sharpness", "lxy_threshold", "lxy_yinf_near_threshold",
     "mean_response", "mean_response_db", "mean_model_sharpness", "mean_model_threshold",
-    "quadratic_gd_stable",
+    "quadratic_gd_stable", "network2_threshold", "network2_sharpness_at_zero",
 ]
 
 #: l''(0) of the logistic loss log(1 + e^{-s}).
@@ -172,8 +175,9 @@ def mean_model_sharpness(d: int, *, b: float = 0.0, a: float = 0.0,
 def mean_model_threshold(d: int, *, b0: float = 0.0, lpp0: float = SYM_LOGISTIC_D2_0) -> float:
     """``eta* = 2 / (l''(0) (d E relu(xi + b0))^2)``; ``= 8 pi / d^2`` at ``b0 = 0``, ``l''(0) = 1/2``.
 
-    Our reconstruction of the mean model's threshold (see module docstring); the reference
-    note recalls ``8 pi / d^2`` with low confidence, and the paper was not checked.
+    Our reconstruction of the mean model's threshold (see module docstring); its value
+    ``8 pi / d^2`` is the threshold stated in the paper's Fig. 1 caption for network (2)
+    (:func:`network2_threshold`); the mean model's own statement in the body was not read.
     """
     return 2.0 / mean_model_sharpness(d, b=b0, lpp0=lpp0)
 
@@ -184,3 +188,43 @@ def quadratic_gd_stable(eta, sharpness) -> np.ndarray:
     if np.any(eta <= 0):
         raise ValueError("eta must be positive")
     return eta * np.asarray(sharpness, float) < 2.0
+
+
+def network2_threshold(d: int) -> float:
+    """The paper's step-size threshold for network (2) on data (1): ``eta* = 8 pi / d^2``.
+
+    Fig. 1 caption of arXiv:2212.07469 ("precise threshold at eta = 8 pi / d^2"); ``6.28e-4``
+    for ``d = 200``.  It is ``2 / S`` with ``S = l''(0) (d E|xi|)^2 / 2 = d^2 / (4 pi)`` the
+    leading-order sharpness of the mean logistic loss (``l''(0) = 1/4``) at ``a = 0, b = 0``
+    along ``a+ + a-`` (see :func:`network2_sharpness_at_zero` for the finite-``d`` value).
+    """
+    if int(d) != d or d < 1:
+        raise ValueError(f"d must be a positive integer, got {d!r}")
+    return 8.0 * math.pi / float(d) ** 2
+
+
+def network2_sharpness_at_zero(d: int, lam: float, *, lpp0: float = LOGISTIC_D2_0) -> float:
+    """Population sharpness of network (2) at ``(a-, a+, b) = 0`` on data (1), exact in ``d``.
+
+    With ``g = (sum_j relu(-x_j), sum_j relu(x_j))`` the Hessian of ``E l(y f)`` at ``a = 0`` has
+    ``(a-, a+)`` block ``l''(0) E[g g^T]``; in the basis ``(a+ +- a-)/sqrt 2`` it is
+    ``diag(l''(0) E[(sum_j |x_j|)^2] / 2, l''(0) (d + lam^2) / 2)`` (the cross term vanishes by the
+    symmetry ``(y, xi) -> (-y, -xi)``); ``d^2 L / db^2 = 0`` and the ``b`` row couples only to the
+    second (small) mode, with entries ``O(1)``.  Hence
+
+    ``S = (l''(0) / 2) [((d - 1) sqrt(2/pi) + m1)^2 + (d - 1)(1 - 2/pi) + 1 + lam^2 - m1^2]``,
+
+    ``m1 = E|lam + xi| = lam (1 - 2 Phi(-lam)) + 2 phi(lam)``, up to ``O(1/S)`` from the ``b`` row.
+    Leading order ``l''(0) d^2 / pi = d^2 / (4 pi)`` gives :func:`network2_threshold`; for
+    ``d = 200, lam = 3`` the exact value is 3.07 % larger (threshold ``6.096e-4``).
+    """
+    if int(d) != d or d < 1:
+        raise ValueError(f"d must be a positive integer, got {d!r}")
+    lam = float(lam)
+    if not (math.isfinite(lam) and lam >= 0):
+        raise ValueError(f"lam must be finite and >= 0, got {lam!r}")
+    lpp0 = _positive("lpp0", lpp0)
+    m1 = lam * (1.0 - 2.0 * special.ndtr(-lam)) + 2.0 * stats.norm.pdf(lam)
+    mean = (d - 1) * math.sqrt(2.0 / math.pi) + m1
+    var = (d - 1) * (1.0 - 2.0 / math.pi) + 1.0 + lam * lam - m1 * m1
+    return float(0.5 * lpp0 * (mean * mean + var))

@@ -4,6 +4,7 @@ Public API
 ----------
 hvp, dense_hessian, top_eigenvalues, lanczos_top      -- sharpness from Hessian-vector products
 sparse_coding, chebyshev                              -- data (1) of Ahn et al.; Cohen's toy data
+ThresholdNet, SortedInputs                            -- network (2) of Ahn et al. (Fig. 1)
 SymReLUNet, LXYModel, MeanModel, TanhNet, sym_unit    -- models (flat float64 parameter vectors)
 gd_sweep, gd_single, GDResult                         -- GD, lax.scan, vmapped over step sizes
 
@@ -22,9 +23,10 @@ array([1.  , 0.98])
 """
 from sims.eos.data import SparseCoding, chebyshev, sparse_coding
 from sims.eos.gd import GDResult, gd_single, gd_sweep
-from sims.eos.models import LXYModel, MeanModel, SymReLUNet, TanhNet, sym_unit
+from sims.eos.models import (LXYModel, MeanModel, SortedInputs, SymReLUNet, TanhNet,
+                             ThresholdNet, sym_unit)
 from sims.eos.sharpness import dense_hessian, hvp, lanczos_top, top_eigenvalues
 
 __all__ = ["hvp", "dense_hessian", "top_eigenvalues", "lanczos_top", "sparse_coding",
-           "SparseCoding", "chebyshev", "SymReLUNet", "LXYModel", "MeanModel", "TanhNet",
-           "sym_unit", "gd_sweep", "gd_single", "GDResult"]
+           "SparseCoding", "chebyshev", "ThresholdNet", "SortedInputs", "SymReLUNet", "LXYModel",
+           "MeanModel", "TanhNet", "sym_unit", "gd_sweep", "gd_single", "GDResult"]

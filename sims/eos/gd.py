@@ -86,14 +86,14 @@ def _compiled(loss, steps, record_every, track_sharpness, lanczos_iters, metric_
             out[k] = fn(theta, *mdata)
         return out
 
-    def run(theta0, eta, v0, data, mdata):
+    def run(theta0, eta, stop, v0, data, mdata):
         def step(carry, _):
             theta, div, div_at, t = carry
             val, g = vg(theta, *data)
-            bad = ~(jnp.isfinite(val) & (val <= max_loss) & jnp.all(jnp.isfinite(g)))
+            bad = ~(jnp.isfinite(val) & (val <= max_loss) & jnp.all(jnp.isfinite(g))) & (t < stop)
             div_at = jnp.where(bad & ~div, t, div_at)
             div = div | bad
-            theta = jnp.where(div, theta, theta - eta * g)
+            theta = jnp.where(div | (t >= stop), theta, theta - eta * g)
             return (theta, div, div_at, t + 1), None
 
         def record(carry, _):
@@ -108,13 +108,14 @@ def _compiled(loss, steps, record_every, track_sharpness, lanczos_iters, metric_
         recs = {k: jnp.concatenate([jnp.reshape(m0[k], (1,)), recs[k]]) for k in recs}
         return carry[0], carry[1], carry[2], recs
 
-    return jax.jit(jax.vmap(run, in_axes=(0 if batched else None, 0, None, None, None)))
+    return jax.jit(jax.vmap(run, in_axes=(0 if batched else None, 0, 0, None, None, None)))
 
 
 def gd_sweep(loss: Callable, theta0, etas, *, steps: int, record_every: int, data: tuple = (),
              track_sharpness: bool = False, lanczos_iters: int = 20,
              metrics: Mapping[str, Callable] | None = None, metric_data: tuple = (),
-             max_loss: float = 1e6, key: jax.Array | None = None) -> GDResult:
+             max_loss: float = 1e6, key: jax.Array | None = None,
+             stop_at=None) -> GDResult:
     """Run GD at every step size in ``etas`` (vmapped, one compilation) and record trajectories.
 
     Parameters
@@ -140,6 +141,11 @@ def gd_sweep(loss: Callable, theta0, etas, *, steps: int, record_every: int, dat
         A loss above this (or non-finite) marks divergence.
     key : jax.Array, keyword-only
         PRNG key for the Lanczos start vector (required when ``track_sharpness``).
+    stop_at : array_like of int, keyword-only
+        ``(B,)`` per-step-size number of GD steps, each in ``[0, steps]`` (default: ``steps`` for
+        all).  Run ``i`` is frozen after ``stop_at[i]`` steps (later records repeat its final
+        state), e.g. ``stop_at = horizon / eta`` for a fixed elapsed time ``eta * t``.  The
+        compiled program runs ``steps`` iterations for every step size.
     """
     etas = _validate(theta0, etas, steps, record_every)
     if not (math.isfinite(max_loss) and max_loss > 0):
@@ -151,6 +157,14 @@ def gd_sweep(loss: Callable, theta0, etas, *, steps: int, record_every: int, dat
     for name, tup in (("data", data), ("metric_data", metric_data)):
         if not isinstance(tup, tuple):
             raise TypeError(f"{name} must be a tuple of arrays, got {type(tup).__name__}")
+    if stop_at is None:
+        stop = np.full(etas.size, int(steps), np.int64)
+    else:
+        stop = np.asarray(stop_at)
+        if (stop.shape != etas.shape or not np.issubdtype(stop.dtype, np.integer)
+                or np.any(stop < 0) or np.any(stop > steps)):
+            raise ValueError(f"stop_at must be {etas.size} integers in [0, steps={steps}], got "
+                             f"{np.asarray(stop_at).tolist()}")
     p = theta0.shape[-1]
     if track_sharpness:
         if key is None:
@@ -161,7 +175,8 @@ def gd_sweep(loss: Callable, theta0, etas, *, steps: int, record_every: int, dat
     run = _compiled(loss, int(steps), int(record_every), bool(track_sharpness),
                     int(lanczos_iters), tuple(sorted(metrics.items())), float(max_loss),
                     theta0.ndim == 2)
-    theta, div, div_at, recs = run(theta0, jnp.asarray(etas), v0, data, metric_data)
+    theta, div, div_at, recs = run(theta0, jnp.asarray(etas), jnp.asarray(stop), v0, data,
+                                   metric_data)
     recs = {k: np.asarray(v) for k, v in recs.items()}
     return GDResult(eta=etas, t=np.arange(0, steps + 1, record_every),
                     loss=recs.pop("loss"), sharpness=recs.pop("sharpness"), metrics=recs,

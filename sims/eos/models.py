@@ -3,11 +3,13 @@
 Every model's loss is a function of one flat float64 parameter vector ``theta`` so that
 :mod:`sims.eos.sharpness` sees an ordinary ``(p, p)`` Hessian.
 
-* :class:`SymReLUNet` -- network (2) of arXiv:2212.07469 in the symmetric ("odd") form
-  ``f(x) = sum_i a_i [relu(<w_i, x> + b_i) - relu(-<w_i, x> + b_i)]`` (form as recalled in the
-  reference note, unverified against the paper), per-neuron biases, logistic loss
-  ``mean log(1 + exp(-y f(x)))`` (Fig. 1).  At ``b = 0`` it is exactly linear; at ``b < 0``
-  each unit soft-thresholds ``<w_i, x>`` by ``|b_i|``.
+* :class:`ThresholdNet` -- network (2) of arXiv:2212.07469, the network of its Fig. 1: the
+  first layer is fixed to the basis ``+-e_j`` with one shared bias, only ``(a-, a+, b)`` are
+  trained, ``f(x) = sum_j [a+ relu(x_j + b) + a- relu(-x_j + b)]``, logistic loss.
+* :class:`SymReLUNet` -- a generic width-``m`` symmetric ("odd") two-layer ReLU net
+  ``f(x) = sum_i a_i [relu(<w_i, x> + b_i) - relu(-<w_i, x> + b_i)]`` with learned first layer
+  and per-neuron biases (NOT the paper's network (2); kept for the sharpness tests and the
+  benchmark).  At ``b = 0`` it is exactly linear; at ``b < 0`` each unit soft-thresholds.
 * :class:`LXYModel` -- the two-parameter model ``(x, y) -> l(x y)`` with ``l`` convex and even.
 * :class:`MeanModel` -- OUR RECONSTRUCTION of the paper's mean model (see :mod:`theory.eos`):
   ``(a, b) -> l(a * d * E[relu(xi + b)])`` with ``l`` the symmetrised logistic loss.
@@ -18,6 +20,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -26,7 +29,8 @@ from jax.scipy.special import ndtr
 from sims.eos.data import _check_key
 from sims.eos.sharpness import require_f64
 
-__all__ = ["sym_unit", "sym_logistic", "SymReLUNet", "LXYModel", "MeanModel", "TanhNet"]
+__all__ = ["sym_unit", "sym_logistic", "SortedInputs", "ThresholdNet", "SymReLUNet", "LXYModel",
+           "MeanModel", "TanhNet"]
 
 _LOSSES = ("sym_logistic", "sqrt")
 
@@ -62,9 +66,143 @@ def _check_xy(x, y, d):
         raise ValueError(f"y must have shape ({x.shape[0]},) to match x, got {tuple(y.shape)}")
 
 
+class SortedInputs(NamedTuple):
+    """Each row of ``x`` sorted ascending (``xs``, (n, d)) and its prefix sums (``cs``, (n, d+1)).
+
+    ``cs[:, k] = sum_{m < k} xs[:, m]``.  With them ``sum_j relu(x_j + b)`` and
+    ``sum_j relu(-x_j + b)`` cost one binary search per row instead of a pass over ``d``.
+    """
+
+    xs: jax.Array
+    cs: jax.Array
+
+
+_REDUCTIONS = ("mean", "sum")
+
+
+@dataclasses.dataclass(frozen=True)
+class ThresholdNet:
+    r"""Network (2) of Ahn et al., arXiv:2212.07469 (the network of their Fig. 1).
+
+    .. math::
+
+        f(x; a_-, a_+, b) = \sum_{j=1}^d \big[a_+ \,\mathrm{relu}(x_j + b)
+                           + a_- \,\mathrm{relu}(-x_j + b)\big]
+
+    A two-layer ReLU network whose first layer is fixed to the ``2d`` directions ``+-e_j`` with a
+    single shared bias ``b`` and whose second layer shares one weight ``a+`` (resp. ``a-``) over
+    the ``+e_j`` (resp. ``-e_j``) neurons: three trained parameters,
+    ``theta = (a-, a+, b)`` (the paper's order).  Loss: logistic
+    ``l(s) = log(1 + e^{-s})`` of ``y f(x)``, averaged over the ``n`` samples
+    (``reduction="mean"``; see below).
+
+    Identities (tested): with ``relu(t) = (t + |t|) / 2``, at ``b = 0``
+    ``f = (a+ - a-)/2 sum_j x_j + (a+ + a-)/2 sum_j |x_j|``, so on ``a+ = -a-`` the network is
+    exactly the linear classifier ``a+ <1, x>`` (accuracy ``Phi(lam / sqrt d)`` on data (1)); for
+    ``b < 0`` and ``a+ = -a-`` it is ``a+ sum_j soft_threshold(x_j, |b|)`` (a threshold neuron).
+    At ``a = 0`` the Hessian's ``(a-, a+)`` block is ``l''(0) E[g g^T]``,
+    ``g = (sum_j relu(-x_j), sum_j relu(x_j))``, whose top eigenvalue (direction ``a+ + a-``)
+    is ``~ l''(0) (d E|xi|)^2 / 2 = d^2 / (4 pi)``: the paper's threshold ``8 pi / d^2``.
+
+    Parameters
+    ----------
+    d : int
+        Input dimension.
+    reduction : {"mean", "sum"}, keyword-only
+        ``"mean"`` (default): ``(1/n) sum_i l(y_i f(x_i))``.  The text we could read writes the
+        loss as ``sum_{i=1}^n l(...)`` (the ``1/n`` may be lost in extraction); only the mean
+        is consistent with the paper's threshold ``8 pi / d^2`` (a sum multiplies the
+        sharpness by ``n``), so the mean is our choice.
+
+    Notes
+    -----
+    :meth:`loss` takes :class:`SortedInputs` (from :meth:`features`): the sums over ``j`` are
+    evaluated exactly from sorted rows and prefix sums (``O(n log d)`` per step instead of
+    ``O(n d)``); :meth:`apply` / :meth:`loss_direct` are the plain ReLU formulas (reference).
+    Autodiff through the sorted form gives the ReLU gradients (``d/db sum relu(x_j + b)`` =
+    number of active units) and zero second derivative in ``b`` a.e., as for ``relu``.
+    """
+
+    d: int
+    reduction: str = dataclasses.field(default="mean", kw_only=True)
+
+    def __post_init__(self):
+        _posint("d", self.d)
+        if self.reduction not in _REDUCTIONS:
+            raise ValueError(f"reduction must be one of {_REDUCTIONS}, got {self.reduction!r}")
+
+    size = 3
+
+    def init(self, key):
+        """The paper's init (Fig. 1 caption): ``a-, a+ ~ N(0, 1/(2d))`` i.i.d., ``b = 0``."""
+        if not jax.config.jax_enable_x64:
+            raise TypeError("ThresholdNet.init needs float64: enable jax_enable_x64 at the "
+                            "entry point")
+        _check_key(key)
+        a = jax.random.normal(key, (2,), jnp.float64) / math.sqrt(2 * self.d)
+        return jnp.concatenate([a, jnp.zeros((1,), jnp.float64)])
+
+    def features(self, x) -> SortedInputs:
+        """Sorted rows and prefix sums of ``x`` (n, d), the data :meth:`loss` consumes."""
+        require_f64(x, "x")
+        if x.ndim != 2 or x.shape[1] != self.d:
+            raise ValueError(f"x must have shape (n, {self.d}), got {tuple(x.shape)}")
+        xs = jnp.sort(x, axis=1)
+        cs = jnp.concatenate([jnp.zeros((x.shape[0], 1), x.dtype), jnp.cumsum(xs, axis=1)], 1)
+        return SortedInputs(xs, cs)
+
+    @staticmethod
+    def _sums(b, xs, cs):
+        """``(sum_j relu(-x_j + b), sum_j relu(x_j + b))`` per row, from sorted rows."""
+        d = xs.shape[-1]
+        ss = jax.vmap(jnp.searchsorted, in_axes=(0, None, None))
+        k_lo = ss(xs, b, "left")                      # #{x_j < b}
+        k_hi = ss(xs, -b, "right")                    # #{x_j <= -b}
+        take = lambda k: jnp.take_along_axis(cs, k[:, None], axis=1)[:, 0]  # noqa: E731
+        g_minus = b * k_lo - take(k_lo)
+        g_plus = (cs[:, -1] - take(k_hi)) + b * (d - k_hi)
+        return g_minus, g_plus
+
+    def apply_sorted(self, theta, xs, cs):
+        g_minus, g_plus = self._sums(theta[2], xs, cs)
+        return theta[0] * g_minus + theta[1] * g_plus
+
+    def apply(self, theta, x):
+        """Direct ReLU formula (reference; ``O(n d)``)."""
+        am, ap, b = theta[0], theta[1], theta[2]
+        return ap * jnp.sum(jax.nn.relu(x + b), -1) + am * jnp.sum(jax.nn.relu(-x + b), -1)
+
+    def _reduce(self, v):
+        return jnp.mean(v) if self.reduction == "mean" else jnp.sum(v)
+
+    def loss(self, theta, xs, cs, y):
+        """Logistic loss of network (2) from :class:`SortedInputs` ``(xs, cs)`` and labels."""
+        return self._reduce(jnp.logaddexp(0.0, -y * self.apply_sorted(theta, xs, cs)))
+
+    def loss_direct(self, theta, x, y):
+        """The same loss from raw inputs (reference for :meth:`loss`)."""
+        return self._reduce(jnp.logaddexp(0.0, -y * self.apply(theta, x)))
+
+    def accuracy(self, theta, xs, cs, y):
+        """Fraction of ``sign f(x) == y`` (``f = 0`` counts as an error)."""
+        return jnp.mean(jnp.sign(self.apply_sorted(theta, xs, cs)) == y)
+
+    def bias(self, theta):
+        return theta[2]
+
+    def check(self, theta, x, y):
+        require_f64(theta, "theta")
+        if theta.shape != (3,):
+            raise ValueError(f"theta must have shape (3,) = (a-, a+, b), got {tuple(theta.shape)}")
+        _check_xy(x, y, self.d)
+
+
 @dataclasses.dataclass(frozen=True)
 class SymReLUNet:
-    """Symmetric two-layer ReLU network with first-layer biases, network (2) of arXiv:2212.07469.
+    """Generic symmetric two-layer ReLU network with learned first layer and per-neuron biases.
+
+    Not network (2) of arXiv:2212.07469 (that is :class:`ThresholdNet`); used by the sharpness
+    tests and ``benchmarks/bench_eos.py``.
 
     ``theta = concat(a (m,), W (m*d,), b (m,))``.
 
