@@ -73,14 +73,47 @@ def arccos1(rho):
     return (_safe_sqrt(1.0 - rho ** 2) + (jnp.pi - jnp.arccos(rho)) * rho) / jnp.pi
 
 
+_DET_ROUNDOFF_ULPS = 8.0
+
+
+@jax.custom_jvp
+def _sqrt_det(det, prod):
+    """``√det`` for ``det = q11 q22 − q12²``, with ``det <= 8 ε P`` treated as 0 (``P = q11 q22``).
+
+    ``8 ε P`` bounds the rounding error of ``P − q12²`` itself, so below it the sign and size of
+    ``det`` are noise: coincident inputs whose ``q12`` differs from ``q11 = q22`` by an ulp (a Gram
+    entry and a self-covariance summed in another order) get exactly ``θ = 0`` instead of
+    ``θ ~ √ε ~ 1e-8``.  The cost is a bias of at most ``√(8ε) ≈ 4e-8`` in ``θ`` for inputs that are
+    distinct but closer than rounding can resolve.  Derivative 0 where ``det <= 1e-12·P`` (the
+    ``sin²θ <= 1e-12`` rule of :func:`_safe_sqrt`: no ``1/0`` at coincident inputs in KIP gradients).
+    """
+    eps = jnp.finfo(jnp.result_type(det)).eps
+    return jnp.sqrt(jnp.where(det > _DET_ROUNDOFF_ULPS * eps * prod, det, 0.0))
+
+
+@_sqrt_det.defjvp
+def _sqrt_det_jvp(primals, tangents):
+    (det, prod), (ddet, _) = primals, tangents
+    big = det > _SIN2_TOL * prod
+    return _sqrt_det(det, prod), jnp.where(big, ddet / (2 * jnp.sqrt(jnp.where(big, det, 1.0))), 0.0)
+
+
 def abrelu(q11, q22, q12, *, a: float = 0.0, b: float = 1.0):
     """``(T, Ṫ)`` for ``f(x) = a min(x, 0) + b max(x, 0)``; ReLU is ``a=0, b=1``.
 
-    ``θ = arccos(q12/√P)``; ``T = (a−b)²/(2π) √P sin θ + [(a²+b²)/2 − (a−b)² θ/(2π)] q12``,
+    ``θ = arctan2(√(P − q12²), q12)`` (``= arccos(q12/√P)``); with ``√P sin θ = √(P − q12²)``:
+    ``T = (a−b)²/(2π) √P sin θ + [(a²+b²)/2 − (a−b)² θ/(2π)] q12``,
     ``Ṫ = (a²+b²)/2 − (a−b)² θ/(2π)``.  For ReLU on the unit sphere ``T = arccos1(ρ)/2``,
     ``Ṫ = arccos0(ρ)/2``.
+
+    Numerics: ``√P sin θ`` is computed as ``√(q11 q22 − q12²)`` — no square root of ``P``, no division
+    (the cheapest form per kernel entry, the same as neural-tangents), 0 for coincident inputs even when
+    ``q12`` and ``q11 = q22`` differ by rounding (see ``_sqrt_det``), and 0 where a variance is 0 (then
+    ``T = 0``).  ``T`` is insensitive to ``θ`` near 0 (``∂T/∂θ ∝ sin θ``); ``Ṫ`` has the arc-cosine
+    kernel's ``√(1 − ρ)`` singularity, so its error near ``ρ = 1`` is ``~√ε`` for any formula.
     """
-    _, _, sin = _cos_sin(q11, q22, q12)
+    prod = q11 * q22
+    sin = _sqrt_det(prod - q12 * q12, prod)
     theta = jnp.arctan2(sin, q12)
     tdot = (a * a + b * b) / 2 - (a - b) ** 2 * theta / (2 * jnp.pi)
     t = (a - b) ** 2 / (2 * jnp.pi) * sin + tdot * q12
