@@ -381,7 +381,8 @@ def test_bad_inputs_layers_and_shapes(rng):
     with pytest.raises(TypeError, match="x2 must be float64"):
         kf(rng.normal(size=(2, 3)), np.ones((2, 3), np.float32), get="nngp")
     with pytest.raises(ValueError, match="AvgPool.*spatial size"):
-        stax.Myrtle(5)[2](rng.normal(size=(1, 8, 8, 3)), get="nngp")
+        # shape errors are raised while tracing (eval_shape: nothing is computed)
+        jax.eval_shape(lambda a: stax.Myrtle(5)[2](a, get="nngp"), jnp.zeros((1, 8, 8, 3)))
 
 
 def test_bad_inputs_activations():
@@ -413,3 +414,24 @@ def test_bad_inputs_activations():
         hermite_coefficients("swish", 4)
     with pytest.raises(ValueError, match="degree must be >= 0"):
         hermite_coefficients("erf", -1)
+
+
+def test_conv_kernel_paths_agree_and_differentiate(rng):
+    # the fast paths (patch Gram for the first Conv, NTK skipped for get='nngp', nngp + i·ntk packing around
+    # Conv/GAP) against each other, and autodiff against central finite differences (h = 1e-5, error ~h²)
+    x1, x2 = rng.normal(size=(2, 4, 3, 2)), rng.normal(size=(2, 4, 3, 2))
+    _, _, kf = stax.serial(stax.Conv(8, (3, 3), padding="SAME", W_std=1.4, b_std=0.1), stax.Relu(),
+                           stax.Conv(8, (2, 3), padding="VALID", W_std=1.3), stax.Gelu(),
+                           stax.GlobalAvgPool(), stax.Dense(1, W_std=1.2, b_std=0.1))
+    kj = jax.jit(kf, static_argnames="get")
+    both = kj(x1, x2, get=("nngp", "ntk"))
+    np.testing.assert_allclose(kj(x1, x2, get="nngp"), both.nngp, rtol=1e-14)
+    full = kj(x1, x2)
+    np.testing.assert_allclose(full.ntk, both.ntk, rtol=1e-14)
+    np.testing.assert_allclose(kj(x1, None, get="ntk"), kj(x1, x1 + 0.0, get="ntk"), rtol=1e-13)
+    f = jax.jit(lambda a: jnp.sum(kf(a, x2, get="ntk") ** 2))
+    v = rng.normal(size=x1.shape)
+    g = float(jnp.vdot(jax.jit(jax.grad(f))(jnp.asarray(x1)), v))
+    h = 1e-5
+    fd = (float(f(x1 + h * v)) - float(f(x1 - h * v))) / (2 * h)
+    assert g == pytest.approx(fd, rel=1e-6)

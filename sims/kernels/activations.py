@@ -54,7 +54,7 @@ def activation_layer(fn: Callable, dual_fn: Callable):
         t, tdot = dual_fn(a1, a2, k.nngp)
         s1, _ = dual_fn(v1.reshape(v1.shape + one), v1.reshape(v1.shape[:1] + one + v1.shape[1:]), k.cov1)
         s2, _ = dual_fn(v2.reshape(v2.shape + one), v2.reshape(v2.shape[:1] + one + v2.shape[1:]), k.cov2)
-        return k._replace(nngp=t, ntk=k.ntk * tdot, cov1=s1, cov2=s2)
+        return k._replace(nngp=t, ntk=None if k.ntk is None else k.ntk * tdot, cov1=s1, cov2=s2)
 
     return _layer_type()(init_fn, apply_fn, kernel_fn)
 
