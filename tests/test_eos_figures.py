@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import importlib
 
+import numpy as np
 import pytest
 
 from figures.core.claims import Verdict
@@ -41,3 +42,45 @@ def test_eos_fig1_quick_locates_the_paper_threshold(tmp_path):
     assert res["eos_fig1.below_bias"].measured["bias spread over eta (max over seeds)"] < 0.01
     assert abs(res["eos_fig1.below_linear"].measured["test_acc_pct"] - 58.40) < 1.5
     assert res["eos_fig1.above_threshold"].measured["test_acc_pct at eta_max"] > 63.4
+    # below the threshold GD sits on the gradient flow (ODE reference), above it does not
+    gf = res["eos_fig1.below_is_gradient_flow"]
+    assert gf.verdict is Verdict.PASS, gf
+    assert gf.measured["max |b - b_GF| / tol below (max over seeds)"] <= 1.0
+    assert gf.measured["min |b - b_GF| / tol above (min over seeds)"] >= 10.0
+    b_below = res["eos_fig1.below_bias"].measured["bias per seed"]
+    np.testing.assert_allclose(gf.measured["b_GF(T) per seed"], b_below, atol=3e-3)
+
+
+def _gf_data(b_gf, b):
+    """Synthetic data for the gradient-flow claim: 2 seeds, etas 0.5, 0.8, 1.5, 3 x eta*."""
+    from theory.eos import network2_threshold
+
+    es = network2_threshold(200)
+    b = np.asarray(b, float)
+    theta = np.zeros((*b.shape, 3))
+    theta[..., 2] = b
+    theta_gf = np.zeros((2, 3))
+    theta_gf[:, 2] = b_gf
+    return {"eta": es * np.array([0.5, 0.8, 1.5, 3.0]), "eta_star": np.array(es),
+            "theta": theta, "diverged": np.isnan(b), "theta_gf": theta_gf,
+            "b_gf_at_eta": np.repeat(np.asarray(b_gf, float)[:, None], 4, 1),
+            "gf_nfev": np.array([1, 1])}
+
+
+@pytest.mark.parametrize("b, verdict", [
+    # tol = 1e-2 |b_GF| + 1e-3 = 2e-3 (seed 0), 4e-3 (seed 1)
+    ([[-0.1015, -0.1019, -0.15, -0.6], [-0.3035, -0.3039, -0.5, -0.9]], "PASS"),
+    ([[-0.1015, -0.1021, -0.15, -0.6], [-0.3035, -0.3039, -0.5, -0.9]], "FAIL"),   # 2.1e-3 off
+    ([[-0.1015, -0.1019, -0.115, -0.6], [-0.3035, -0.3039, -0.5, -0.9]], "FAIL"),  # 7.5 tol above
+    ([[-0.1015, np.nan, -0.15, -0.6], [-0.3035, -0.3039, -0.5, -0.9]], "INCONCLUSIVE"),
+])
+def test_eos_fig1_gradient_flow_claim_verdicts(b, verdict):
+    """The verdict logic of eos_fig1.below_is_gradient_flow on hand-made numbers: it can fail
+    below (one run 2.1e-3 > 2e-3 off the flow) and above (a run only 7.5 tolerances off)."""
+    from figures.eos_fig1 import _check_gradient_flow
+
+    data = _gf_data([-0.1, -0.3], b)
+    bb = np.where(data["diverged"], np.nan, data["theta"][:, :, 2])
+    r = _check_gradient_flow(data["eta"], float(data["eta_star"]), bb, data, {"gf_rtol": 1e-7,
+                                                                               "horizon": 10.0})
+    assert r.verdict is Verdict(verdict), r

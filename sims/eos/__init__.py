@@ -7,6 +7,7 @@ sparse_coding, chebyshev                              -- data (1) of Ahn et al.;
 ThresholdNet, SortedInputs                            -- network (2) of Ahn et al. (Fig. 1)
 SymReLUNet, LXYModel, MeanModel, TanhNet, sym_unit    -- models (flat float64 parameter vectors)
 gd_sweep, gd_single, GDResult                         -- GD, lax.scan, vmapped over step sizes
+gradient_flow, network2_field, loss_field, FlowResult -- gradient flow (scipy ODE), eta -> 0 of GD
 
 Example
 -------
@@ -22,6 +23,7 @@ Example
 array([1.  , 0.98])
 """
 from sims.eos.data import SparseCoding, chebyshev, sparse_coding
+from sims.eos.flow import FlowResult, gradient_flow, loss_field, network2_field
 from sims.eos.gd import GDResult, gd_single, gd_sweep
 from sims.eos.models import (LXYModel, MeanModel, SortedInputs, SymReLUNet, TanhNet,
                              ThresholdNet, sym_unit)
@@ -29,4 +31,5 @@ from sims.eos.sharpness import dense_hessian, hvp, lanczos_top, top_eigenvalues
 
 __all__ = ["hvp", "dense_hessian", "top_eigenvalues", "lanczos_top", "sparse_coding",
            "SparseCoding", "chebyshev", "ThresholdNet", "SortedInputs", "SymReLUNet", "LXYModel",
-           "MeanModel", "TanhNet", "sym_unit", "gd_sweep", "gd_single", "GDResult"]
+           "MeanModel", "TanhNet", "sym_unit", "gd_sweep", "gd_single", "GDResult",
+           "gradient_flow", "network2_field", "loss_field", "FlowResult"]
