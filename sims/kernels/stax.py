@@ -16,9 +16,20 @@ Conventions are those of neural-tangents (Novak et al. 2020, arXiv:1912.02803; g
 - ``Flatten`` averages over the spatial diagonal, ``GlobalAvgPool`` over all position pairs.
 
 The kernel is carried as ``Kernel(nngp, ntk, cov1, cov2)``: cross arrays ``(n1, n2, *s, *s)`` and
-per-example self-covariances ``(n, *s, *s)`` (needed by pooling and by the activation variances).
+per-example self-covariances ``(n, *s, *s)`` (needed by pooling and by the activation variances);
+``ntk`` is ``None`` when ``get`` does not ask for it (layers then skip the NTK, as in neural-tangents).
 A final ``Dense(k)`` yields ``(n1, n2)`` (outputs i.i.d.; ``k`` is ignored by ``kernel_fn`` under
 ``'ntk'``).  ``kernel_fn`` needs float64 inputs (enable ``jax_enable_x64`` at the entry point).
+
+Bad input (shapes that do not fit a layer, float32, non-finite values, bad layer arguments) raises
+``ValueError`` / ``TypeError`` naming the argument, at the call or while tracing; non-finite values
+can only be detected in concrete (not traced) inputs.
+
+Speed (profiled on XLA:CPU, ``benchmarks/bench_kernels_exact.py``; values are unchanged up to
+summation order): a ``Conv`` on the input kernel is computed from a Gram of the patch matrix;
+later ``Conv`` layers pad the kernel once and sum all filter taps in one fused pass; ``Conv`` and
+``GlobalAvgPool`` act once on ``nngp + i·ntk`` (complex, exact for real-linear maps) so that the
+preceding activation stays one fusion; ``GlobalAvgPool`` is a matrix-vector product.
 """
 from __future__ import annotations
 
