@@ -435,3 +435,14 @@ def test_conv_kernel_paths_agree_and_differentiate(rng):
     h = 1e-5
     fd = (float(f(x1 + h * v)) - float(f(x1 - h * v))) / (2 * h)
     assert g == pytest.approx(fd, rel=1e-6)
+
+
+def test_kernel_matrix_symmetric_mode_mirrors_blocks(rng):
+    # x2=None evaluates the blocks j >= i only and mirrors the rest: same values, exactly symmetric
+    x = rng.normal(size=(9, 3))
+    _, _, kf0 = _net()
+    full = kernel_matrix(kf0, x, get=("nngp", "ntk"), batch_size=4, symmetric=False)
+    sym = kernel_matrix(kf0, x, get=("nngp", "ntk"), batch_size=4)
+    for a, b in zip(sym, full):
+        np.testing.assert_allclose(a, b, rtol=1e-13)
+        np.testing.assert_array_equal(a, np.asarray(a).T)  # exactly symmetric
