@@ -5,8 +5,8 @@ jittable ``*_apply(params, x)`` acting on the last axis (leading axes are batch 
 Dimensions are read from the array shapes, so ``params`` is a plain pytree.
 
 - **SRHT** (Ailon & Chazelle 2009): ``S x = √(d'/m) · P H D x`` with ``x`` zero-padded to ``d' = 2^⌈log₂ d⌉``,
-  ``D`` random signs, ``H`` the orthonormal Walsh–Hadamard matrix and ``P`` ``m`` uniform row samples
-  (without replacement when ``m ≤ d'``).  ``E⟨Sx, Sy⟩ = ⟨x, y⟩`` because ``H D`` is orthogonal and the rows
+  ``D`` random signs, ``H`` the orthonormal Walsh–Hadamard matrix and ``P`` ``m`` i.i.d. uniform row
+  samples (*choice*: with replacement, so the variance is exactly ``∝ 1/m``).  ``E⟨Sx, Sy⟩ = ⟨x, y⟩`` because ``H D`` is orthogonal and the rows
   are sampled uniformly.
 - **TensorSRHT** (Ahle et al. 2020, arXiv:1909.01410, §4; Zandieh et al. 2021, arXiv:2106.07880, Alg. 1):
   ``T(x, y) = √(d₁' d₂'/m) · (H D₁ x)[I] ⊙ (H D₂ y)[J]`` with independent uniform index vectors ``I, J``.
@@ -35,10 +35,6 @@ import numpy as np
 
 __all__ = ["next_pow2", "fwht", "srht_init", "srht_apply", "tensor_srht_init", "tensor_srht_apply",
            "polysketch_init", "polysketch_apply"]
-
-# Population size up to which indices are drawn without replacement (a permutation of this size is cheap).
-_NO_REPLACE_MAX = 1 << 12
-
 
 def next_pow2(d: int) -> int:
     """Smallest power of two ``>= d`` (1 for ``d <= 1``)."""
@@ -81,14 +77,38 @@ def fwht(x: jax.Array) -> jax.Array:
     return y.reshape(x.shape) / math.sqrt(d)
 
 
-def _signs(key, d: int) -> jax.Array:
-    return jax.random.rademacher(key, (d,), dtype=jnp.float64)
+class _Bits:
+    """One ``jax.random.bits`` draw carved into sign and index arrays.
+
+    Every random array of a sketch comes from a single threefry call (each call is a separate XLA
+    kernel, and compiling many dominated the cost of a small network).  Signs use the top bit, indices
+    the low bits: all populations are powers of two, so ``bits & (d − 1)`` is exactly uniform.
+    """
+
+    def __init__(self, key, n: int):
+        self.bits = jax.random.bits(key, (max(n, 1),), jnp.uint32)
+        self.pos = 0
+
+    def _take(self, shape) -> jax.Array:
+        k = math.prod(shape)
+        out = self.bits[self.pos:self.pos + k].reshape(shape)
+        self.pos += k
+        return out
+
+    def signs(self, shape) -> jax.Array:
+        return 1.0 - 2.0 * (self._take(shape) >> 31).astype(jnp.float64)
+
+    def indices(self, population: int, shape) -> jax.Array:
+        """i.i.d. uniform in ``[0, population)`` (sampling with replacement); ``population`` a power of 2."""
+        return (self._take(shape) & (population - 1)).astype(jnp.int32)
 
 
-def _indices(key, population: int, m: int) -> jax.Array:
-    if m > population or population > _NO_REPLACE_MAX:
-        return jax.random.randint(key, (m,), 0, population)
-    return jax.random.permutation(key, population)[:m]
+def _srht_size(input_dim, sketch_dim, batch=()):
+    return math.prod(batch) * (next_pow2(input_dim) + sketch_dim)
+
+
+def _tensor_size(input_dim1, input_dim2, sketch_dim, batch=()):
+    return math.prod(batch) * (next_pow2(input_dim1) + next_pow2(input_dim2) + 2 * sketch_dim)
 
 
 def _rotate(signs, x):
@@ -110,9 +130,12 @@ def srht_init(key: jax.Array, input_dim: int, sketch_dim: int) -> dict:
 
 @functools.partial(jax.jit, static_argnums=(1, 2))   # one XLA program per shape, not op-by-op dispatch
 def _srht_init(key, input_dim: int, sketch_dim: int) -> dict:
+    return _srht_draw(_Bits(key, _srht_size(input_dim, sketch_dim)), input_dim, sketch_dim, ())
+
+
+def _srht_draw(bits: _Bits, input_dim: int, sketch_dim: int, batch: tuple) -> dict:
     dp = next_pow2(input_dim)
-    ks, ki = jax.random.split(key)
-    return {"signs": _signs(ks, dp), "idx": _indices(ki, dp, sketch_dim)}
+    return {"signs": bits.signs(batch + (dp,)), "idx": bits.indices(dp, batch + (sketch_dim,))}
 
 
 def srht_apply(params: dict, x: jax.Array) -> jax.Array:
@@ -131,10 +154,14 @@ def tensor_srht_init(key: jax.Array, input_dim1: int, input_dim2: int, sketch_di
 
 @functools.partial(jax.jit, static_argnums=(1, 2, 3))
 def _tensor_srht_init(key, input_dim1: int, input_dim2: int, sketch_dim: int) -> dict:
+    bits = _Bits(key, _tensor_size(input_dim1, input_dim2, sketch_dim))
+    return _tensor_srht_draw(bits, input_dim1, input_dim2, sketch_dim, ())
+
+
+def _tensor_srht_draw(bits: _Bits, input_dim1: int, input_dim2: int, sketch_dim: int, batch: tuple) -> dict:
     d1, d2 = next_pow2(input_dim1), next_pow2(input_dim2)
-    k1, k2, ki = jax.random.split(key, 3)
-    flat = _indices(ki, d1 * d2, sketch_dim)  # uniform pairs (i, j), independent coordinates
-    return {"signs1": _signs(k1, d1), "signs2": _signs(k2, d2), "idx1": flat // d2, "idx2": flat % d2}
+    return {"signs1": bits.signs(batch + (d1,)), "signs2": bits.signs(batch + (d2,)),
+            "idx1": bits.indices(d1, batch + (sketch_dim,)), "idx2": bits.indices(d2, batch + (sketch_dim,))}
 
 
 def tensor_srht_apply(params: dict, x: jax.Array, y: jax.Array) -> jax.Array:
@@ -170,12 +197,11 @@ def polysketch_init(key: jax.Array, input_dim: int, sketch_dim: int, degree: int
 def _polysketch_init(key, input_dim: int, sketch_dim: int, degree: int) -> dict:
     p = next_pow2(degree)
     n_levels = p.bit_length() - 1
-    kl, kt = jax.random.split(key)
-    leaves = jax.vmap(lambda k: _srht_init(k, input_dim, sketch_dim))(jax.random.split(kl, p))
-    levels = []
-    for lvl, k in zip(range(1, n_levels + 1), jax.random.split(kt, max(n_levels, 1))):
-        levels.append(jax.vmap(lambda kk: _tensor_srht_init(kk, sketch_dim, sketch_dim, sketch_dim))(
-            jax.random.split(k, p >> lvl)))
+    m = sketch_dim
+    bits = _Bits(key, _srht_size(input_dim, m, (p,))
+                 + sum(_tensor_size(m, m, m, (p >> lvl,)) for lvl in range(1, n_levels + 1)))
+    leaves = _srht_draw(bits, input_dim, m, (p,))                 # stacked over the p leaves
+    levels = [_tensor_srht_draw(bits, m, m, m, (p >> lvl,)) for lvl in range(1, n_levels + 1)]
     return {"leaves": leaves, "levels": levels}
 
 
