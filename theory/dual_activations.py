@@ -19,7 +19,8 @@ Also the unit-sphere arc-cosine kernels ``arccos0(ρ) = 1 − arccos(ρ)/π`` an
 ``arccos1(ρ) = (√(1−ρ²) + (π − arccos ρ) ρ)/π`` (Cho & Saul 2009, Eq. 6 with n = 0, 1).
 
 Pure ``jax.numpy`` functions (jittable, broadcasting); imports no project package.  Inputs are assumed
-to be a valid covariance (``q12² ≤ q11 q22``); the cosine is clipped to ``[-1, 1]`` against round-off.
+to be a valid covariance (``q12² ≤ q11 q22``); round-off beyond it is clipped (cosines to ``[-1, 1]``,
+``q11 q22 − q12²`` below its own rounding error to 0).
 """
 from __future__ import annotations
 
@@ -44,22 +45,6 @@ def _safe_sqrt_jvp(primals, tangents):
     (z,), (dz,) = primals, tangents
     big = z > _SIN2_TOL
     return _safe_sqrt(z), jnp.where(big, dz / (2 * jnp.sqrt(jnp.maximum(z, _SIN2_TOL))), 0.0)
-
-
-def _cos_sin(q11, q22, q12):
-    """``(√P, cos θ, √P sin θ)`` with ``P = q11 q22``; all three 0 where ``P = 0``.
-
-    ``cos θ = q12/√P`` with ``√P = sqrt(q11·q22)``: for coincident inputs (``q11 = q22 = q12``) this
-    is exactly 1 in IEEE arithmetic, so ``sin θ`` is exactly 0 on the kernel diagonal (the cheaper
-    ``q12·(1/√q11)(1/√q22)`` is off by an ulp there, which ``√(1 − cos²)`` turns into a 1e-8 error).
-    """
-    prod = q11 * q22
-    pos = prod > 0
-    nrm = jnp.sqrt(jnp.where(pos, prod, 1.0))
-    cos = jnp.where(pos, jnp.clip(q12 / nrm, -1.0, 1.0), 0.0)
-    nrm = jnp.where(pos, nrm, 0.0)
-    sin = nrm * _safe_sqrt(1.0 - cos ** 2)
-    return nrm, cos, sin
 
 
 def arccos0(rho):

@@ -150,9 +150,9 @@ def ExpNormalized(*, gamma: float = 1.0, shift: float = -1.0, do_clip: bool = Fa
     def fn(x):
         raise NotImplementedError(
             "ExpNormalized has no finite-width apply_fn: its kernel is not the limit of an elementwise "
-            "activation (it needs each input's pre-activation variance); use kernel_fn, or "
-            "ElementwiseHermite(lambda z: jnp.exp(jnp.sqrt(gamma) * z - gamma), degree) for "
-            "unit-variance pre-activations")
+            "activation (it needs each input's pre-activation variance); use kernel_fn only. For "
+            f"unit-variance pre-activations f(z) = exp({gamma ** 0.5:.6g} z - {gamma:.6g}) has the kernel of "
+            "ExpNormalized(gamma, shift=-1)")
 
     return activation_layer(fn, lambda q1, q2, c: dual.exp_normalized(q1, q2, c, gamma=gamma,
                                                                       shift=shift, do_clip=do_clip))
@@ -203,7 +203,7 @@ HERMITE_ACTIVATIONS: dict[str, Callable] = {
 
 
 def _check_activation_fn(fn):
-    """Resolve a name, and check that ``fn`` maps a float64 jax array to finite values of its shape."""
+    """Resolve a name; check that ``fn`` traces on a jax array and is elementwise (keeps the shape)."""
     if isinstance(fn, str):
         if fn not in HERMITE_ACTIVATIONS:
             raise ValueError(f"fn: activation {fn!r} has no Hermite coefficients here; expected one of "

@@ -27,8 +27,8 @@ can only be detected in concrete (not traced) inputs.
 
 Speed (profiled on XLA:CPU, ``benchmarks/bench_kernels_exact.py``; values are unchanged up to
 summation order): a ``Conv`` on the input kernel is computed from a Gram of the patch matrix;
-later ``Conv`` layers pad the kernel once and sum all filter taps in one fused pass; ``Conv`` and
-``GlobalAvgPool`` act once on ``nngp + i·ntk`` (complex, exact for real-linear maps) so that the
+later ``Conv`` layers pad the kernel once and sum all filter taps in one fused pass; ``Conv``,
+``AvgPool`` and ``GlobalAvgPool`` act once on ``nngp + i·ntk`` (complex, exact for real-linear maps) so that the
 preceding activation stays one fusion; ``GlobalAvgPool`` is a matrix-vector product.
 """
 from __future__ import annotations
@@ -347,7 +347,7 @@ def AvgPool(window_shape: Sequence[int], *, strides: Sequence[int] | None = None
         dims = (1,) * nb + window * nsides
         strd = (1,) * nb + strides * nsides
         pad = [(0, 0)] * nb + pads * nsides
-        s = jax.lax.reduce_window(a, 0.0, jax.lax.add, dims, strd, pad)
+        s = jax.lax.reduce_window(a, jnp.zeros((), a.dtype), jax.lax.add, dims, strd, pad)
         return s / math.prod(window) ** nsides
 
     def init_fn(key, input_shape):
@@ -367,7 +367,7 @@ def AvgPool(window_shape: Sequence[int], *, strides: Sequence[int] | None = None
         size = k.nngp.shape[2:2 + ns]
         if padding == "VALID" and any(n < w for n, w in zip(size, window)):
             raise ValueError(f"x: AvgPool{window} (VALID) needs spatial size >= window, got {size}")
-        return _map3(lambda a, nb: _pool(a, nb, True), k)
+        return _map3(lambda a, nb: _pool(a, nb, True), k, pack=True)
 
     return Layer(init_fn, apply_fn, kernel_fn)
 
