@@ -243,6 +243,14 @@ def test_exp_normalized_matches_closed_form():
     ntk = q * 1.5 * np.exp(1.5 * (rho - 1))              # ntk' = ntk·Ṫ, ntk after Dense = q
     assert _rel(f.nngp @ f.nngp.T, t) < 0.25          # measured 0.06 at m = 4096
     assert _rel(f.ntk @ f.ntk.T, ntk) < 0.25
+    # the same closed form in stax (written independently), and the m -> infinity limit of the sketch
+    ref = stax.serial(stax.Dense(1, W_std=1.3), stax.ExpNormalized(gamma=1.5))[2](x, None, get=("nngp", "ntk"))
+    np.testing.assert_allclose(ref.nngp, t, rtol=1e-10)
+    np.testing.assert_allclose(ref.ntk, ntk, rtol=1e-10)
+    lim, lim_dot = polyfeatures.truncated_dual(polyfeatures.exp_normalized_radial(1.5, 30), jnp.diag(q)[:, None],
+                                               jnp.diag(q)[None, :], jnp.asarray(q))
+    np.testing.assert_allclose(lim, t, rtol=1e-12)
+    np.testing.assert_allclose(q * lim_dot, ntk, rtol=1e-12)
 
 
 # -- convolutional networks -----------------------------------------------------------------------
