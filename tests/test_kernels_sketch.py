@@ -292,10 +292,13 @@ def test_myrtle5_sketch_matches_stax_myrtle():
     x = np.random.default_rng(12).normal(size=(3, 32, 32, 3))
     kf = stax.Myrtle(5)[2]
     exact = kf(x, None, get=("nngp", "ntk"))
-    init_fn, feature_fn = sketch.Myrtle(5, m=1024, degree=8)
-    f = jax.jit(feature_fn)(init_fn(jax.random.key(0), x.shape), x)
-    assert _rel(f.nngp @ f.nngp.T, exact.nngp) < 0.2
-    assert _rel(f.ntk @ f.ntk.T, exact.ntk) < 0.2
+    # measured (key 0): poly 0.196 / 0.147, rf 0.015 / 0.134 (NNGP / NTK); the degree-8 ReLU series is
+    # worst near ρ = 1, where the 7 stacked ReLUs of Myrtle-5 push the correlations
+    for method, b_nngp, b_ntk in (("poly", 0.3, 0.3), ("rf", 0.1, 0.25)):
+        init_fn, feature_fn = sketch.Myrtle(5, m=1024, degree=8, method=method)
+        f = jax.jit(feature_fn)(init_fn(jax.random.key(0), x.shape), x)
+        assert _rel(f.nngp @ f.nngp.T, exact.nngp) < b_nngp, method
+        assert _rel(f.ntk @ f.ntk.T, exact.ntk) < b_ntk, method
 
 
 # -- convergence, determinism, jit, errors ----------------------------------------------------
