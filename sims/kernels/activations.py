@@ -24,6 +24,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax.scipy.special import erf as _erf
 
+from sims.kernels import spatial
 from theory import dual_activations as dual
 
 __all__ = ["Relu", "ABRelu", "LeakyRelu", "Abs", "Erf", "Sin", "Gelu", "Monomial", "ExpNormalized",
@@ -46,8 +47,8 @@ def activation_layer(fn: Callable, dual_fn: Callable):
 
     def kernel_fn(k):
         ns = k.ns
-        v1 = _diag(k.cov1, ns)
-        v2 = _diag(k.cov2, ns)
+        v1 = spatial.diag(k.cov1, 1, ns)
+        v2 = spatial.diag(k.cov2, 1, ns)
         one = (1,) * ns
         a1 = v1.reshape(v1.shape[:1] + (1,) + v1.shape[1:] + one)
         a2 = v2.reshape((1,) + v2.shape[:1] + one + v2.shape[1:])
@@ -57,14 +58,6 @@ def activation_layer(fn: Callable, dual_fn: Callable):
         return k._replace(nngp=t, ntk=None if k.ntk is None else k.ntk * tdot, cov1=s1, cov2=s2)
 
     return _layer_type()(init_fn, apply_fn, kernel_fn)
-
-
-def _diag(a, ns):
-    if ns == 0:
-        return a
-    sh = a.shape[1:1 + ns]
-    p = math.prod(sh)
-    return jnp.diagonal(a.reshape(a.shape[0], p, p), axis1=-2, axis2=-1).reshape((a.shape[0],) + sh)
 
 
 def ABRelu(a: float, b: float):

@@ -25,16 +25,14 @@ Bad input (shapes that do not fit a layer, float32, non-finite values, bad layer
 ``ValueError`` / ``TypeError`` naming the argument, at the call or while tracing; non-finite values
 can only be detected in concrete (not traced) inputs.
 
-Speed (profiled on XLA:CPU, ``benchmarks/bench_kernels_exact.py``; values are unchanged up to
-summation order): a ``Conv`` on the input kernel is computed from a Gram of the patch matrix;
-later ``Conv`` layers pad the kernel once and sum all filter taps in one fused pass; ``Conv``,
-``AvgPool`` and ``GlobalAvgPool`` act once on ``nngp + i·ntk`` (complex, exact for real-linear maps) so that the
-preceding activation stays one fusion; ``GlobalAvgPool`` is a matrix-vector product.
+This module holds the layers, the :class:`Kernel` state, the parameterization rules and
+:func:`serial`; the linear maps the layers apply to the spatial axes of kernel arrays (conv tap
+sums, the patch Gram of a first ``Conv``, pooling means, the ``nngp + i·ntk`` packing, and why each
+is computed the way it is) live in :mod:`sims.kernels.spatial`.
 """
 from __future__ import annotations
 
 import collections
-import itertools
 import math
 from typing import Callable, NamedTuple, Sequence
 
@@ -43,6 +41,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from sims.kernels import activations as _act
+from sims.kernels import spatial
 
 __all__ = ["Kernel", "Layer", "serial", "Dense", "Conv", "AvgPool", "GlobalAvgPool", "Flatten",
            "Relu", "ABRelu", "LeakyRelu", "Abs", "Erf", "Sin", "Gelu", "Monomial", "Hermite",
@@ -71,46 +70,6 @@ class Layer(NamedTuple):
     kernel_fn: Callable
 
 
-# -- helpers on (*batch, *s, *s) arrays ----------------------------------------------------------
-
-def _map3(fn, k: Kernel, *, pack: bool = False) -> Kernel:
-    """Apply a linear map ``fn(array, nbatch)`` to nngp, ntk (2 batch dims) and cov1/cov2 (1).
-
-    ``pack``: apply ``fn`` once to ``nngp + i·ntk`` (see :func:`_lin_pair`); ``fn`` must accept
-    complex arrays.
-    """
-    if pack:
-        nngp, ntk = _lin_pair(fn, k.nngp, k.ntk)
-    else:
-        nngp, ntk = fn(k.nngp, 2), (None if k.ntk is None else fn(k.ntk, 2))
-    return k._replace(nngp=nngp, ntk=ntk, cov1=fn(k.cov1, 1), cov2=fn(k.cov2, 1))
-
-
-def _lin_pair(lin, nngp, ntk):
-    """``(lin(nngp), lin(ntk))`` for a real-linear ``lin``, computed as one pass over ``nngp + i·ntk``.
-
-    Profiled choice (XLA:CPU): the activation before a Conv or a pooling produces ``T`` and ``ntk·Ṫ``
-    from the same ``θ``; as two arrays, XLA materializes ``θ`` and ``√(P − q12²)`` at full size for
-    the two consumers.  Packed as one complex array the activation, the padding and the filter taps
-    stay in one fusion each, computing ``θ`` once per entry (conv NNGP+NTK benchmark ~1.3x faster).
-    Exact: ``lin`` is real-linear, so real and imaginary parts never mix.
-    """
-    if ntk is None:
-        return lin(nngp, 2), None
-    z = lin(jax.lax.complex(nngp, ntk), 2)
-    return jnp.real(z), jnp.imag(z)
-
-
-def _diag(a, nb: int, ns: int):
-    """Spatial diagonal ``(*batch, *s)`` of ``(*batch, *s, *s)``."""
-    if ns == 0:
-        return a
-    sh = a.shape[nb:nb + ns]
-    p = math.prod(sh)
-    flat = a.reshape(a.shape[:nb] + (p, p))
-    return jnp.diagonal(flat, axis1=-2, axis2=-1).reshape(a.shape[:nb] + sh)
-
-
 def _check_ntk_params(W_std, b_std, parameterization):
     if parameterization not in ("ntk", "standard"):
         raise ValueError(f"parameterization must be 'ntk' or 'standard', got {parameterization!r}")
@@ -125,14 +84,15 @@ def _affine_kernel(k: Kernel, lin, n_in: int, out: int, W_std, b_std, parameteri
     """Shared Dense/Conv kernel rule; ``lin`` is the (filter-averaging) linear map.
 
     ``ntk_zero``: the incoming NTK is known to be 0 (the input kernel), so ``lin(ntk)`` is skipped.
-    ``pack``: apply ``lin`` to nngp and ntk in one complex pass (:func:`_lin_pair`).
+    ``pack``: apply ``lin`` to nngp and ntk in one complex pass (:func:`spatial.lin_pair`).
     ``k.ntk is None`` (the NTK was not requested) skips all NTK work.
     """
     w2, b2 = W_std ** 2, (0.0 if b_std is None else b_std ** 2)
     if ntk_zero or k.ntk is None:
         nngp_in, ntk_lin = lin(k.nngp, 2), None
     else:
-        nngp_in, ntk_lin = _lin_pair(lin, k.nngp, k.ntk) if pack else (lin(k.nngp, 2), lin(k.ntk, 2))
+        nngp_in, ntk_lin = (spatial.lin_pair(lin, k.nngp, k.ntk) if pack
+                            else (lin(k.nngp, 2), lin(k.ntk, 2)))
     nngp = w2 * nngp_in + b2
     if k.ntk is None:
         ntk = None
@@ -145,19 +105,6 @@ def _affine_kernel(k: Kernel, lin, n_in: int, out: int, W_std, b_std, parameteri
         ntk = jnp.broadcast_to(ntk, nngp.shape)
     return k._replace(nngp=nngp, ntk=ntk, cov1=w2 * lin(k.cov1, 1) + b2,
                       cov2=w2 * lin(k.cov2, 1) + b2, channels=out, inputs=None)
-
-
-def _check_window(name, value, ns=None):
-    """A tuple of positive ints (filter/window shape or strides), of length ``ns`` if given."""
-    try:
-        t = tuple(value)
-    except TypeError:
-        raise TypeError(f"{name} must be a sequence of positive ints, got {value!r}") from None
-    if not t or not all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) and v >= 1 for v in t):
-        raise ValueError(f"{name} must be a non-empty sequence of positive ints, got {value!r}")
-    if ns is not None and len(t) != ns:
-        raise ValueError(f"{name} must have one entry per spatial axis ({ns}), got {value!r}")
-    return tuple(int(v) for v in t)
 
 
 def _check_out(name, value):
@@ -197,88 +144,16 @@ def Dense(out_dim: int, *, W_std: float = 1.0, b_std: float | None = None,
     return Layer(init_fn, apply_fn, kernel_fn)
 
 
-def _pads(filter_shape, padding):
-    if padding == "VALID":
-        return [(0, 0)] * len(filter_shape)
-    if padding == "SAME":
-        return [((f - 1) // 2, f // 2) for f in filter_shape]
-    raise ValueError(f"padding must be 'SAME' or 'VALID', got {padding!r}")
-
-
-def _same_pad(n: int, f: int, s: int) -> tuple[int, int]:
-    """XLA's SAME padding of one axis (so ``apply_fn`` and ``kernel_fn`` agree)."""
-    total = max((-(-n // s) - 1) * s + f - n, 0)
-    return total // 2, total - total // 2
-
-
-_MAX_FUSED_TAPS = 27  # choice: up to 3x3x3 filters sum all taps in one pass, larger ones axis by axis
-
-
-def _conv_lin(a, nb, ns, filter_shape, strides, padding):
-    """``mean_δ a[..., i·s+δ, i'·s+δ]`` with zero padding (the Conv kernel map).
-
-    The filter offset ``δ = (δ_1, ..., δ_ns)`` shifts each spatial axis pair ``(i_k, i'_k)`` together.
-    Implementation (profiled on CPU, see ``benchmarks/bench_kernels_exact.py``): pad every axis pair
-    once and materialize the padded array (``optimization_barrier``: a pad fused into the shifted reads
-    costs a bounds check per tap and was ~6x slower), then add the ``Π_k f_k`` strided slices in one
-    fused pass, which XLA fuses with the following activation.  Filters with more than
-    ``_MAX_FUSED_TAPS`` taps are summed one axis at a time (``Σ_k f_k`` slices, one pass per axis).
-    """
-    _pads(filter_shape, padding)
-    if math.prod(filter_shape) > _MAX_FUSED_TAPS and ns > 1:
-        for ax in range(ns):
-            a = _conv_lin_axes(a, nb, ns, {ax: (filter_shape[ax], strides[ax])}, padding)
-        return a
-    return _conv_lin_axes(a, nb, ns, {ax: fs for ax, fs in enumerate(zip(filter_shape, strides))},
-                          padding)
-
-
-def _conv_lin_axes(a, nb, ns, axes: dict, padding):
-    cfg = [(0, 0)] * a.ndim
-    outs = {}
-    for ax, (f, s) in axes.items():
-        n = a.shape[nb + ax]
-        pad = _same_pad(n, f, s) if padding == "SAME" else (0, 0)
-        cfg[nb + ax] = cfg[nb + ns + ax] = pad
-        outs[ax] = (n + sum(pad) - f) // s + 1
-    if any(p != (0, 0) for p in cfg):
-        a = jnp.pad(a, cfg)
-    a = jax.lax.optimization_barrier(a)
-    acc = None
-    for delta in itertools.product(*(range(f) for f, _ in axes.values())):
-        idx = [slice(None)] * a.ndim
-        for (ax, (f, s)), d in zip(axes.items(), delta):
-            idx[nb + ax] = idx[nb + ns + ax] = slice(d, d + (outs[ax] - 1) * s + 1, s)
-        tap = a[tuple(idx)]
-        acc = tap if acc is None else acc + tap
-    return acc / math.prod(f for f, _ in axes.values())
-
-
-def _patch_kernel(x1, x2, filter_shape, strides, padding, dn, *, ntk: bool):
-    """Input kernel already averaged over the filter: ``⟨patch_p(x), patch_p'(x')⟩/(C·F)``.
-
-    Equals ``_conv_lin`` of the input covariance ``x·x'/C`` (both sum ``x[p+δ]·x'[p'+δ]`` over the
-    filter offsets ``δ``, zero padding included), but costs one Gram of the ``(n·|s|, C·F)`` patch
-    matrix instead of a Gram followed by ``F`` shifted passes over the ``(n, n, *s, *s)`` array.
-    """
-    def patches(x):
-        return jax.lax.conv_general_dilated_patches(x, filter_shape, strides, padding,
-                                                    dimension_numbers=dn)
-    p1 = patches(x1)
-    p2 = p1 if x2 is x1 else patches(x2)
-    return _input_kernel(p1, p2, ntk=ntk)
-
-
 def Conv(out_chan: int, filter_shape: Sequence[int], *, strides: Sequence[int] | None = None,
          padding: str = "VALID", W_std: float = 1.0, b_std: float | None = None,
          parameterization: str = "ntk") -> Layer:
     """Convolution over ``len(filter_shape)`` spatial axes (channels last, default VALID as in NT)."""
     _check_out("out_chan", out_chan)
     _check_ntk_params(W_std, b_std, parameterization)
-    filter_shape = _check_window("filter_shape", filter_shape)
-    strides = _check_window("strides", strides, len(filter_shape)) if strides is not None \
+    filter_shape = spatial.check_window("filter_shape", filter_shape)
+    strides = spatial.check_window("strides", strides, len(filter_shape)) if strides is not None \
         else (1,) * len(filter_shape)
-    _pads(filter_shape, padding)
+    spatial.pads(filter_shape, padding)
     fsize = math.prod(filter_shape)
     ns = len(filter_shape)
     spec = "N" + "HWDUVXYZ"[:ns] + "C"
@@ -321,11 +196,12 @@ def Conv(out_chan: int, filter_shape: Sequence[int], *, strides: Sequence[int] |
             raise ValueError(f"x: Conv with filter_shape {filter_shape} (VALID) needs spatial size >= "
                              f"the filter, got {size}")
         if k.inputs is not None:  # first layer: filter-averaged input kernel from patches, ntk_in = 0
-            kin = _patch_kernel(*k.inputs, filter_shape, strides, padding, dn, ntk=k.ntk is not None)
-            kin = kin._replace(channels=k.channels)
+            cross, s1, s2 = spatial.patch_covariances(*k.inputs, filter_shape, strides, padding, dn)
+            kin = k._replace(nngp=cross, ntk=None if k.ntk is None else jnp.zeros_like(cross),
+                             cov1=s1, cov2=s2)
             return _affine_kernel(kin, lambda a, nb: a, fsize * k.channels, out_chan, W_std, b_std,
                                   parameterization, ntk_zero=True)
-        lin = lambda a, nb: _conv_lin(a, nb, ns, filter_shape, strides, padding)  # noqa: E731
+        lin = lambda a, nb: spatial.conv_lin(a, nb, ns, filter_shape, strides, padding)  # noqa: E731
         return _affine_kernel(k, lin, fsize * k.channels, out_chan, W_std, b_std, parameterization,
                               pack=True)
 
@@ -337,18 +213,13 @@ def Conv(out_chan: int, filter_shape: Sequence[int], *, strides: Sequence[int] |
 def AvgPool(window_shape: Sequence[int], *, strides: Sequence[int] | None = None,
             padding: str = "VALID") -> Layer:
     """Average pooling (``normalize_edges=False``: zero padding counts in the mean, as NT's default)."""
-    window = _check_window("window_shape", window_shape)
-    strides = _check_window("strides", strides, len(window)) if strides is not None else window
-    pads = _pads(window, padding)
+    window = spatial.check_window("window_shape", window_shape)
+    strides = spatial.check_window("strides", strides, len(window)) if strides is not None else window
+    pads = spatial.pads(window, padding)
     ns = len(window)
 
     def _pool(a, nb, both):
-        nsides = 2 if both else 1
-        dims = (1,) * nb + window * nsides
-        strd = (1,) * nb + strides * nsides
-        pad = [(0, 0)] * nb + pads * nsides
-        s = jax.lax.reduce_window(a, jnp.zeros((), a.dtype), jax.lax.add, dims, strd, pad)
-        return s / math.prod(window) ** nsides
+        return spatial.avg_pool(a, nb, window, strides, pads, both=both)
 
     def init_fn(key, input_shape):
         out = jax.eval_shape(lambda z: _pool(z, 1, False)[..., None],
@@ -367,21 +238,9 @@ def AvgPool(window_shape: Sequence[int], *, strides: Sequence[int] | None = None
         size = k.nngp.shape[2:2 + ns]
         if padding == "VALID" and any(n < w for n, w in zip(size, window)):
             raise ValueError(f"x: AvgPool{window} (VALID) needs spatial size >= window, got {size}")
-        return _map3(lambda a, nb: _pool(a, nb, True), k, pack=True)
+        return spatial.map_kernel(lambda a, nb: _pool(a, nb, True), k, pack=True)
 
     return Layer(init_fn, apply_fn, kernel_fn)
-
-
-def _mean_spatial(a, nb):
-    """Mean over all axes after the first ``nb``, as a matrix-vector product with ``1/P``.
-
-    Profiled choice: XLA:CPU lowers ``jnp.mean`` over the trailing axes of a fused elementwise
-    producer to a reduction that materializes the producer's intermediates (and broadcast
-    constants) at full size; the matvec keeps the producer in one loop fusion (~1.2x faster on
-    the conv benchmark).  Same value up to summation order (~1e-16 relative).
-    """
-    flat = a.reshape(a.shape[:nb] + (-1,))
-    return flat @ jnp.full((flat.shape[-1],), 1.0 / flat.shape[-1], dtype=flat.dtype)
 
 
 def GlobalAvgPool() -> Layer:
@@ -397,7 +256,7 @@ def GlobalAvgPool() -> Layer:
         if k.ns == 0:
             raise ValueError("x: GlobalAvgPool needs inputs with spatial axes (n, *spatial, channels); "
                              "the input to this layer has none (after Flatten/GlobalAvgPool or 2-d input)")
-        return _map3(_mean_spatial, k, pack=True)._replace(ns=0)
+        return spatial.map_kernel(spatial.mean_spatial, k, pack=True)._replace(ns=0)
 
     return Layer(init_fn, apply_fn, kernel_fn)
 
@@ -412,9 +271,9 @@ def Flatten() -> Layer:
         return x.reshape(x.shape[0], -1)
 
     def kernel_fn(k: Kernel) -> Kernel:
-        f = lambda a, nb: jnp.mean(_diag(a, nb, k.ns), axis=tuple(range(nb, nb + k.ns)))  # noqa: E731
+        f = lambda a, nb: spatial.diag_mean(a, nb, k.ns)  # noqa: E731
         positions = math.prod(k.nngp.shape[2:2 + k.ns])
-        return _map3(f, k)._replace(ns=0, channels=k.channels * positions)
+        return spatial.map_kernel(f, k)._replace(ns=0, channels=k.channels * positions)
 
     return Layer(init_fn, apply_fn, kernel_fn)
 
@@ -429,14 +288,9 @@ Hermite, ElementwiseHermite, ExpNormalized = _act.Hermite, _act.ElementwiseHermi
 # -- serial and the input kernel --------------------------------------------------------------------
 
 def _input_kernel(x1, x2, *, ntk: bool = True) -> Kernel:
-    ns = x1.ndim - 2
-    letters = "hwdefgij"[:ns]
-    up = letters.upper()
-    c = x1.shape[-1]
-    cross = jnp.einsum(f"a{letters}c,b{up}c->ab{letters}{up}", x1, x2) / c
-    s1 = jnp.einsum(f"a{letters}c,a{up}c->a{letters}{up}", x1, x1) / c
-    s2 = s1 if x2 is x1 else jnp.einsum(f"a{letters}c,a{up}c->a{letters}{up}", x2, x2) / c
-    return Kernel(cross, jnp.zeros_like(cross) if ntk else None, s1, s2, ns, c, (x1, x2))
+    cross, s1, s2 = spatial.input_covariances(x1, x2)
+    return Kernel(cross, jnp.zeros_like(cross) if ntk else None, s1, s2, x1.ndim - 2, x1.shape[-1],
+                  (x1, x2))
 
 
 def _validate(x, name):
