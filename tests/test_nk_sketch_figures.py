@@ -33,12 +33,12 @@ def test_nk_sketch_speed_quick(tmp_path):
 
 
 def test_nk_sketch_krr_quick(tmp_path):
-    from figures.nk_sketch_krr import FIGURE, KERNELS
+    from figures.nk_sketch_krr import FIGURE, KERNELS, _n_seeds
 
     rec, data, cfg = _run(FIGURE, tmp_path)
     for k in KERNELS:
         net = k.rsplit("_", 1)[0]
-        assert data[f"{k}_acc"].shape == (cfg["n_seeds"], len(cfg[f"{net}_ms"]))
+        assert data[f"{k}_acc"].shape == (_n_seeds(cfg, net), len(cfg[f"{net}_ms"]))
         assert np.all((data[f"{k}_acc"] >= 0) & (data[f"{k}_acc"] <= 1))
     # sanity that can fail: exact FC kernels on digits are strong classifiers (>= 0.9; KIP note §3),
     # and the CNTK on its small class-balanced subset beats chance by far
