@@ -1,17 +1,17 @@
 """Sketched (sims.kernels.sketch) vs exact (sims.kernels.stax) NTK: wall time at growing n, side by side.
 
 Han et al. 2022 (arXiv:2209.04121) report a 106x speedup of the sketched Myrtle-5 CNTK over the exact one
-on CIFAR-10 on a GPU.  Here: CPU only (no GPU in this task), float64, the nets of
+on CIFAR-10 on a GPU.  Here: CPU only (no GPU in this task), float64, the nets and m of
 ``figures/nk_sketch_speed.py`` (FC ``[Dense-Relu]x2-Dense`` on ``N(0, I_64)`` inputs; CNTK
 ``[Conv3x3-Relu-AvgPool2]x2-Flatten-Dense`` on ``(8, 8, 1)`` images), ReLU random features.
 
 Exact = NNGP+NTK train Gram ``(n, n)`` by ``kernel_matrix`` in fixed blocks; sketch = the feature map of
 the ``n`` inputs in fixed row batches (what primal ridge regression needs; no ``n x n`` Gram).  Both
-compiled once (warm-up excluded, plus one untimed call per n), exact and sketch alternating, medians of
-repeats.  Tables: (1) time and ratio exact/sketch vs n, with the crossover n; (2) feature-map time vs the
+compiled once (warm-up excluded; the median of repeats also drops the first call at each n, which
+compiles kernel_matrix's eager block concatenation), exact and sketch alternating, medians of repeats.  Tables: (1) time and ratio exact/sketch vs n, with the crossover n; (2) feature-map time vs the
 sketch dimension m at fixed n, with the fitted exponent in m.
 
-    python benchmarks/bench_kernels_sketch.py          # ~1-2 min on 2 cores
+    python benchmarks/bench_kernels_sketch.py          # ~30 s on 2 idle cores (~80 s under load)
     python benchmarks/bench_kernels_sketch.py --full   # bigger n and m
 """
 from __future__ import annotations
@@ -75,7 +75,7 @@ def main(argv=None):
         fc_ns, cv_ns, rep = [256, 512, 1024, 2048, 4096, 8192, 16384], [16, 32, 64, 128, 256, 512], 5
         fc_ms, cv_ms = [256, 512, 1024, 2048, 4096, 8192], [64, 128, 256, 512, 1024]
     else:
-        fc_ns, cv_ns, rep = [256, 512, 1024, 2048, 4096], [16, 32, 64, 128], 3
+        fc_ns, cv_ns, rep = [256, 512, 1024, 2048, 4096], [16, 32, 64, 128, 256], 3
         fc_ms, cv_ms = [256, 512, 1024, 2048], [64, 128, 256, 512]
     table_n("fc", cfg, fc_ns, rep)
     table_n("conv", cfg, cv_ns, rep)
