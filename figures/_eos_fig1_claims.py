@@ -19,11 +19,9 @@ import math
 import numpy as np
 
 from figures.core import Claim
-from figures.core.claims import Verdict
+from figures.core.claims import Verdict, t_interval
 
 
-T975 = {2: 12.706, 3: 4.303, 4: 3.182, 5: 2.776, 6: 2.571, 7: 2.447, 8: 2.365, 9: 2.306,
-        10: 2.262}
 
 _CHOICES = ("Paper's setting (Fig. 1 caption): network (2) with trained (a-, a+, b), scalar "
             "a+-, one shared bias, first layer fixed to +-e_j; d=200, n=300, lam=3; logistic "
@@ -105,17 +103,6 @@ CLAIMS = (
 )
 
 
-def _t_ci(x):
-    x = np.asarray(x, float)
-    x = x[np.isfinite(x)]
-    n = x.size
-    if n == 0:
-        return math.nan, math.nan, math.nan
-    m = float(x.mean())
-    h = T975.get(n, 1.96) * float(x.std(ddof=1)) / math.sqrt(n) if n > 1 else math.inf
-    return m, m - h, m + h
-
-
 def onset(eta, b, *, eta_below: float, delta: float):
     """Step size where the final bias leaves its below-threshold plateau by more than ``delta``.
 
@@ -156,7 +143,7 @@ def check(data, cfg):
     inset = eta <= cfg["inset_max"] + 1e-15
     ec = np.array([onset(eta[inset], b[s, inset], eta_below=0.8 * es + 1e-15,
                          delta=cfg["onset_delta"]) for s in range(ns)])
-    m, lo, hi = _t_ci(ec / es)
+    m, lo, hi = t_interval(ec / es, finite_only=True)
     b_min = b[:, 0]
     lo_b = np.array([np.interp(0.8 * es, eta, b[s]) for s in range(ns)]) - b_min
     hi_b = np.array([np.interp(1.5 * es, eta, b[s]) for s in range(ns)]) - b_min
@@ -188,7 +175,7 @@ def check(data, cfg):
     below = eta <= 0.8 * es + 1e-15
     bb = b[:, below]
     bmax = float(np.nanmax(np.abs(bb))) if bb.size else math.nan
-    bm, blo, bhi = _t_ci(np.nanmean(bb, 1)) if bb.size else (math.nan,) * 3
+    bm, blo, bhi = t_interval(np.nanmean(bb, 1), finite_only=True) if bb.size else (math.nan,) * 3
     if not np.isfinite(bmax):
         v2 = Verdict.INCONCLUSIVE
     else:
@@ -209,7 +196,7 @@ def check(data, cfg):
                 "time (trajectory panel), not an EoS effect; the per-seed values set the "
                 "verdict.")
     a_lo = np.nanmean(acc[:, below], 1)
-    m2, lo2, hi2 = _t_ci(a_lo)
+    m2, lo2, hi2 = t_interval(a_lo, finite_only=True)
     if not below.any() or not np.isfinite(lo2):
         v2b = Verdict.INCONCLUSIVE
     elif phi - 1 <= lo2 and hi2 <= phi + 1:
@@ -234,7 +221,7 @@ def check(data, cfg):
         bab = b[:, above]
         neg = bool(np.all(bab < np.minimum(0.0, b_min[:, None])))
         a_hi = np.nanmean(acc[:, hi_rng], 1)
-        m3, lo3, hi3 = _t_ci(a_hi)
+        m3, lo3, hi3 = t_interval(a_hi, finite_only=True)
         if not np.isfinite(lo3) or np.isnan(bab).any():
             v3 = Verdict.INCONCLUSIVE
         elif lo3 > phi + 5 and neg:
@@ -251,8 +238,8 @@ def check(data, cfg):
                       "bias at eta_max": float(np.nanmean(b[:, top])),
                       "all b(eta >= 1.5 eta*) < min(0, b(eta_min))": neg},
             uncertainty={"test_acc_ci95_t_over_seeds": [lo3, hi3], "n_seeds": ns,
-                         "test_acc_at_eta_max_ci95": list(_t_ci(acc[:, top])[1:]),
-                         "bias_at_eta_max_ci95": list(_t_ci(b[:, top])[1:])},
+                         "test_acc_at_eta_max_ci95": list(t_interval(acc[:, top], finite_only=True)[1:]),
+                         "bias_at_eta_max_ci95": list(t_interval(b[:, top], finite_only=True)[1:])},
             fit_range={"eta (bias)": [float(eta[above][0]), float(eta[above][-1])],
                        "eta (accuracy)": [float(eta[hi_rng][0]), float(eta[hi_rng][-1])]},
             details=f"linear level {phi:.2f}%; eta_max = {eta[top]:.4g}. {div_note}")
@@ -290,8 +277,8 @@ def _check_gradient_flow(eta, es, b, data, cfg):
         v = Verdict.PASS
     else:
         v = Verdict.FAIL
-    m_lo, lo_lo, hi_lo = _t_ci(r_lo)
-    m_hi, lo_hi, hi_hi = _t_ci(r_hi)
+    m_lo, lo_lo, hi_lo = t_interval(r_lo, finite_only=True)
+    m_hi, lo_hi, hi_hi = t_interval(r_hi, finite_only=True)
     return CLAIMS[4].result(
         verdict=v,
         measured={"b_GF(T) per seed": b_gf10.round(5).tolist(),
@@ -303,7 +290,8 @@ def _check_gradient_flow(eta, es, b, data, cfg):
                   "min |b - b_GF| / tol above (min over seeds)": float(np.min(r_hi))},
         uncertainty={"max dev/tol below: ci95_t_over_seeds": [lo_lo, hi_lo],
                      "min dev/tol above: ci95_t_over_seeds": [lo_hi, hi_hi],
-                     "b_GF(T): mean, ci95_t_over_seeds": list(_t_ci(b_gf10)), "n_seeds": ns,
+                     "b_GF(T): mean, ci95_t_over_seeds": list(t_interval(b_gf10, finite_only=True)),
+                     "n_seeds": ns,
                      "ODE": f"solve_ivp DOP853, rtol {cfg['gf_rtol']:g}, atol 1e-10; "
                             f"field evaluations per seed {data['gf_nfev'].tolist()}"},
         fit_range={"eta below": [float(eta[below][0]), float(eta[below][-1])],

@@ -18,14 +18,12 @@ Kernel: one-hidden-layer ReLU NTK, ``W_std = √2, b_std = 0.1`` (the notebook's
 from __future__ import annotations
 
 import functools
-import math
 
 import numpy as np
 
 from figures.core import Claim, Figure, RunContext
-from figures.core.claims import Verdict, verdict_from_interval, worst
+from figures.core.claims import Verdict, t_interval, verdict_from_interval, worst
 
-T975 = {2: 12.706, 3: 4.303, 4: 3.182, 5: 2.776, 6: 2.571, 7: 2.447, 8: 2.365, 9: 2.306, 10: 2.262}
 GAP_PP = 3.0  # stated before measuring: KIP at 10/class within 3 points of full-data KRR
 
 _CHOICES = ("Data: sklearn load_digits (8x8, offline) instead of MNIST/CIFAR; 30% stratified "
@@ -123,18 +121,11 @@ def compute(cfg: dict, ctx: RunContext) -> dict:
     return data
 
 
-def _t_ci(x: np.ndarray) -> tuple[float, float, float]:
-    n = x.size
-    m = float(np.mean(x))
-    h = T975.get(n, 1.96) * float(np.std(x, ddof=1)) / math.sqrt(n) if n > 1 else math.inf
-    return m, m - h, m + h
-
-
 def check(data, cfg):
     budgets = [int(b) for b in data["budgets"]]
     diffs, cis, verdicts = {}, {}, []
     for i, b in enumerate(budgets):
-        m, lo, hi = _t_ci(data["acc_kip"][i] - data["acc_random"][i])
+        m, lo, hi = t_interval(data["acc_kip"][i] - data["acc_random"][i])
         diffs[b], cis[b] = m, [lo, hi]
         verdicts.append(verdict_from_interval(lo, hi, accept_lo=0.0))
     tr = {b: [float(np.mean(data["net_random"][i])), float(np.mean(data["net_kip"][i]))]
@@ -155,7 +146,7 @@ def check(data, cfg):
     if 10 in budgets:
         i = budgets.index(10)
         full = float(data["acc_full"])
-        m, lo, hi = _t_ci(100 * (full - data["acc_kip"][i]))
+        m, lo, hi = t_interval(100 * (full - data["acc_kip"][i]))
         r2 = CLAIMS[1].result(
             verdict=verdict_from_interval(lo, hi, accept_hi=GAP_PP), measured=m,
             uncertainty={"ci95_t_over_seeds_pp": [lo, hi]}, fit_range={"images_per_class": 10},

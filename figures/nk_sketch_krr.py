@@ -21,12 +21,11 @@ Accuracy gap = exact − sketched test accuracy at the largest ``m``, t-interval
 from __future__ import annotations
 
 import functools
-import math
 
 import numpy as np
 
 from figures.core import Claim, Figure, RunContext
-from figures.core.claims import Verdict, verdict_from_interval
+from figures.core.claims import Verdict, t_interval, verdict_from_interval
 
 GAP_PP = 1.0
 N_CLASSES = 10  # load_digits
@@ -209,17 +208,6 @@ def compute(cfg: dict, ctx: RunContext) -> dict[str, np.ndarray]:
 
 
 # -- claims and plot ----------------------------------------------------------------------------------
-
-def t_interval(x: np.ndarray, level: float = 0.95) -> tuple[float, float, float]:
-    """Mean and Student-t interval of the mean of ``x`` (infinite for a single value)."""
-    from scipy import stats
-
-    x = np.asarray(x, float)
-    mean = float(np.mean(x))
-    if x.size < 2:
-        return mean, -math.inf, math.inf
-    h = float(stats.t.ppf(0.5 + level / 2, x.size - 1) * np.std(x, ddof=1) / math.sqrt(x.size))
-    return mean, mean - h, mean + h
 
 
 def check(data, cfg):

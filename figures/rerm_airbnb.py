@@ -12,12 +12,11 @@ bars are t-intervals over splits; "no worse" allows a 1 percentage-point margin.
 """
 from __future__ import annotations
 
-import math
 
 import numpy as np
 
 from figures.core import Claim, Figure, RunContext
-from figures.core.claims import Verdict, verdict_from_interval, worst
+from figures.core.claims import Verdict, t_interval, verdict_from_interval, worst
 
 SRC = "Luxenberg et al., arXiv:2306.05649, Sec. 5 (Airbnb experiment, bar chart)"
 CHOICES = ("1 km grid anchored at the city centre (-0.127249, 51.507972); km/deg 111.30 cos(lat0) "
@@ -31,7 +30,6 @@ CLAIMS = (
           statement="The tighter set D ∩ S is no worse than S",
           claimed="%inc(D ∩ S) - %inc(S) <= 1 pp", source=SRC, choices=CHOICES),
 )
-T975 = {2: 12.706, 3: 4.303, 4: 3.182, 5: 2.776, 6: 2.571, 7: 2.447, 8: 2.365, 10: 2.262}
 MARGIN_PP = 1.0
 
 
@@ -94,18 +92,11 @@ def _pct(data, k):
     return 100 * (data[k] - data["ols"]) / data["ols"]
 
 
-def _t_ci(x):
-    n = x.size
-    m = float(np.mean(x))
-    h = T975.get(n, 1.96) * float(np.std(x, ddof=1)) / math.sqrt(n) if n > 1 else math.inf
-    return m, m - h, m + h
-
-
 def check(data, cfg):
     pct = {k: _pct(data, k) for k in ("drop", "S", "DS")}
     meas, cis, vs = {}, {}, []
     for k in ("S", "DS"):
-        m, lo, hi = _t_ci(pct["drop"] - pct[k])
+        m, lo, hi = t_interval(pct["drop"] - pct[k])
         meas[k], cis[k] = m, [lo, hi]
         vs.append(verdict_from_interval(lo, hi, accept_lo=0.0))
     summary = "; ".join(f"{k}: {np.mean(v):+.2f}% ± {np.std(v, ddof=1) if v.size > 1 else 0:.2f}"
@@ -113,7 +104,7 @@ def check(data, cfg):
     r1 = CLAIMS[0].result(verdict=worst(vs), measured={f"drop_minus_{k}_pp": v for k, v in meas.items()},
                           uncertainty={"ci95_t_over_splits": cis, "n_splits": int(data["ols"].size)},
                           details=f"test-MSE % increase over OLS (mean ± sd over splits): {summary}")
-    m, lo, hi = _t_ci(pct["DS"] - pct["S"])
+    m, lo, hi = t_interval(pct["DS"] - pct["S"])
     r2 = CLAIMS[1].result(verdict=verdict_from_interval(lo, hi, accept_hi=MARGIN_PP), measured=m,
                           uncertainty={"ci95_t_over_splits": [lo, hi]},
                           details=f"paired difference %inc(D∩S) - %inc(S); {summary}")

@@ -121,3 +121,19 @@ def test_cli_list_and_info_run(capsys):
     assert "x64: True" in capsys.readouterr().out
     assert main(["list"]) == 0
     assert main(["run", "no_such_figure*"]) == 2
+
+
+def test_t_interval_matches_scipy_interval_and_edge_cases():
+    from scipy import stats
+
+    from figures.core.claims import t_interval
+
+    x = np.array([0.3, -1.2, 2.5, 0.7, 1.1])
+    m, lo, hi = t_interval(x)
+    ref = stats.t.interval(0.95, x.size - 1, loc=x.mean(), scale=stats.sem(x))
+    np.testing.assert_allclose([m, lo, hi], [x.mean(), *ref], rtol=1e-12)
+    assert t_interval([4.0]) == (4.0, -np.inf, np.inf)
+    assert all(np.isnan(t_interval([])))
+    assert np.isnan(t_interval([1.0, np.nan, 2.0])[0])                 # NaN propagates by default
+    np.testing.assert_allclose(t_interval([1.0, np.nan, 2.0, np.inf], finite_only=True),
+                               t_interval([1.0, 2.0]), rtol=1e-12)

@@ -13,6 +13,8 @@ import enum
 import math
 from typing import Any, Mapping, Sequence
 
+import numpy as np
+
 
 class Verdict(str, enum.Enum):
     """Outcome of a claim check."""
@@ -119,6 +121,28 @@ def verdict_from_interval(
     if hi < accept_lo or lo > accept_hi:
         return Verdict.FAIL
     return Verdict.INCONCLUSIVE
+
+
+def t_interval(x, *, level: float = 0.95, finite_only: bool = False) -> tuple[float, float, float]:
+    """Mean of ``x`` and the Student-t confidence interval of that mean: ``(mean, lo, hi)``.
+
+    The interval is ``mean ± t_{(1+level)/2, n-1} · s / √n`` with ``s`` the sample standard
+    deviation (``ddof=1``); it is ``(-inf, inf)`` for a single value, and all three are NaN
+    for no values.  With ``finite_only`` non-finite entries (e.g. diverged runs) are dropped
+    first; otherwise they propagate.
+    """
+    from scipy import stats
+
+    x = np.asarray(x, float).ravel()
+    if finite_only:
+        x = x[np.isfinite(x)]
+    if x.size == 0:
+        return math.nan, math.nan, math.nan
+    mean = float(np.mean(x))
+    if x.size < 2:
+        return mean, -math.inf, math.inf
+    h = float(stats.t.ppf(0.5 + level / 2, x.size - 1) * np.std(x, ddof=1) / math.sqrt(x.size))
+    return mean, mean - h, mean + h
 
 
 def worst(verdicts: Sequence[Verdict]) -> Verdict:
