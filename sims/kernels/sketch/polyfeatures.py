@@ -36,9 +36,9 @@ from typing import Callable, NamedTuple
 import jax
 import jax.numpy as jnp
 import numpy as np
-from jax.scipy.special import erf as _erf
 from numpy.polynomial import hermite_e
 
+from sims.kernels.activations import HERMITE_ACTIVATIONS
 from sims.kernels.sketch import sketching
 from theory import hermite
 
@@ -47,12 +47,6 @@ __all__ = ["Radial", "hermite_radial", "exp_normalized_radial", "truncated_dual"
 
 _NODES = 200
 _HOMOGENEOUS = ("relu", "abs")   # α_n(s) = s·a_n, closed-form a_n
-_JAX_ACTIVATIONS: dict[str, Callable] = {
-    "erf": _erf,
-    "gelu": lambda x: jax.nn.gelu(x, approximate=False),
-    "sin": jnp.sin,
-    "tanh": jnp.tanh,
-}
 
 
 class Radial(NamedTuple):
@@ -90,10 +84,10 @@ def hermite_radial(activation, degree: int) -> Radial:
                 a1 = a1 * (1 + (-1.0) ** np.arange(degree + 1))
             a1 = jnp.asarray(a1)
             return Radial(lambda s: s[..., None] * a1, degree, activation)
-        if activation not in _JAX_ACTIVATIONS:
+        if activation not in HERMITE_ACTIVATIONS:   # the names stax.ElementwiseHermite accepts
             raise ValueError(f"activation {activation!r} has no Hermite coefficients here; expected one of "
-                             f"{sorted(_HOMOGENEOUS + tuple(_JAX_ACTIVATIONS))} or a JAX callable")
-        fn, name = _JAX_ACTIVATIONS[activation], activation
+                             f"{sorted(HERMITE_ACTIVATIONS)} or a JAX callable")
+        fn, name = HERMITE_ACTIVATIONS[activation], activation
     elif callable(activation):
         fn, name = activation, getattr(activation, "__name__", "callable")
     else:
