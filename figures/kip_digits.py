@@ -74,7 +74,8 @@ def _point(point: dict) -> dict:
     res = distill(d.x_train, d.y_train, kernel=kernel, n_per_class=point["ipc"],
                   steps=point["steps"], key=jax.random.key(point["seed"]), lr=point["lr"],
                   reg=reg, target_per_class=point["target_per_class"],
-                  checkpoint_every=point["eval_every"], eval_fn=ev, progress=False)
+                  checkpoint_every=point["eval_every"], eval_fn=ev, progress=False,
+                  checkpoint=point.get("_checkpoint"))
     acc_kl = np.nan
     if point["label_learning"]:
         res_l = distill(d.x_train, d.y_train, kernel=kernel, n_per_class=point["ipc"],
@@ -105,6 +106,18 @@ def compute(cfg: dict, ctx: RunContext) -> dict:
     points = [{"ipc": b, "seed": 1000 * cfg["seed"] + s, "split_seed": cfg["seed"],
                **{k: cfg[k] for k in keys}}
               for b in cfg["budgets"] for s in range(cfg["n_seeds"])]
+    # A kill mid-distillation loses at most one checkpoint interval (eval_every steps): each
+    # point checkpoints under the run's cache key; the checkpoint is fingerprinted by what
+    # it computes (sims.kip.distill.fingerprint_parts), and --force starts afresh.
+    import shutil
+
+    from figures.core.sweep import point_key
+
+    ck = ctx.workdir / f"kip-{(ctx.cache_key or ctx.config_hash)[:16]}"
+    if ctx.force:
+        shutil.rmtree(ck, ignore_errors=True)
+    for p in points:
+        p["_checkpoint"] = str(ck / f"{point_key(p)}.npz")
     out = ctx.sweep(_point, points, desc="KIP budgets x seeds")
     nb, ns = len(cfg["budgets"]), cfg["n_seeds"]
     grab = lambda k: np.array([o[k] for o in out], float).reshape(nb, ns)  # noqa: E731
@@ -119,6 +132,11 @@ def compute(cfg: dict, ctx: RunContext) -> dict:
                 loss=np.stack([o["loss"] for o in out]).reshape(nb, ns, -1),
                 img_init=out[show]["x_init"], img_kip=out[show]["x_kip"])
     return data
+
+
+def _validate(cfg):
+    if cfg["show_ipc"] not in cfg["budgets"]:
+        raise ValueError(f"show_ipc={cfg['show_ipc']} must be one of budgets={cfg['budgets']}")
 
 
 def check(data, cfg):
@@ -228,4 +246,5 @@ FIGURE = Figure(
             "show_ipc": 10, "label_learning": True},
     quick={"budgets": [1, 10], "n_seeds": 2, "steps": 20, "eval_every": 10, "net_steps": 50},
     compute=compute, check=check, plot=plot, expected_seconds=240, version=2,
+    bounds={"lr": (1e-8, 10.0), "reg": (1e-14, 1.0)}, validate=_validate,
 )

@@ -15,12 +15,9 @@ accept when the 95% CI lies inside [−0.6, −0.4].
 """
 from __future__ import annotations
 
-import jax
 import numpy as np
 
 from figures.core import Claim, Figure, RunContext, rates
-from sims.kernels import stax
-from sims.kernels.empirical import empirical_nngp, empirical_ntk
 
 CHOICES = ("n = 8 inputs x ~ N(0, I_16); Dense(w)-Relu-Dense(k), W_std = 1.5, b_std = 0.05, 'ntk' "
            "parameterization; relative Frobenius error; fit_loglog with bootstrap over seeds; "
@@ -43,6 +40,8 @@ CLAIMS = (
 
 
 def _net(width, k):
+    from sims.kernels import stax
+
     return stax.serial(stax.Dense(width, W_std=1.5, b_std=0.05), stax.Relu(),
                        stax.Dense(k, W_std=1.5, b_std=0.05))
 
@@ -53,6 +52,9 @@ def _inputs(seed, n, d):
 
 def _point(point):
     """Relative errors of the empirical NTK / NNGP at one width, for ``n_seeds`` initialisations."""
+    import jax
+    from sims.kernels.empirical import empirical_nngp, empirical_ntk
+
     w, n, d = point["width"], point["n"], point["d"]
     x = _inputs(point["seed"], n, d)
     init1, apply1, kf = _net(w, 1)
@@ -127,6 +129,14 @@ def plot(data, cfg):
     return fig
 
 
+def _ordered(lo_key: str, hi_key: str):
+    """``validate`` hook: config[lo_key] <= config[hi_key]."""
+    def validate(cfg):
+        if cfg[lo_key] > cfg[hi_key]:
+            raise ValueError(f"{lo_key}={cfg[lo_key]} must be <= {hi_key}={cfg[hi_key]}")
+    return validate
+
+
 FIGURE = Figure(
     name="nk_finite_width",
     title="Empirical NTK / NNGP of finite ReLU nets converge to the exact kernels at rate 1/sqrt(width)",
@@ -136,4 +146,4 @@ FIGURE = Figure(
     config={"n": 8, "d": 16, "log2_width_min": 6, "log2_width_max": 13, "n_seeds": 16},
     quick={"log2_width_max": 9, "n_seeds": 4},
     compute=compute, check=check, plot=plot, expected_seconds=40,
-)
+    validate=_ordered("log2_width_min", "log2_width_max"))

@@ -30,15 +30,10 @@ from __future__ import annotations
 
 import dataclasses
 
-import jax
-import jax.numpy as jnp
 import numpy as np
 
 from figures.core import Claim, Figure, RunContext, rates
 from figures.core.claims import Verdict
-from sims.kernels import sketch, stax
-from sims.kernels.sketch import polyfeatures
-from theory import hermite
 
 NETS = ("fc_relu_rf", "fc_gelu_poly", "cntk_relu_rf")
 ACTS = ("relu", "erf", "gelu", "sin")
@@ -95,6 +90,8 @@ def _fc_inputs(seed, n, d):
 
 def _nets(name, m):
     """``(sketch (init, feature), stax kernel_fn, inputs(seed))`` of one network."""
+    from sims.kernels import sketch, stax
+
     if name == "fc_relu_rf":
         sk = sketch.serial(sketch.Dense(W_std=1.5, b_std=0.1), sketch.Relu(m=m),
                            sketch.Dense(W_std=1.5, b_std=0.1), sketch.Relu(m=m), sketch.Dense(b_std=0.1))
@@ -129,6 +126,8 @@ def _errors(kh: np.ndarray, k: np.ndarray, lam_frac: float) -> np.ndarray:
 
 def _m_point(point):
     """Errors ``(n_seeds, 2 kernels, 3 metrics)`` of one network at one feature dimension ``m``."""
+    import jax
+
     (init_fn, feature_fn), kf, inputs = _nets(point["net"], point["m"])
     x = inputs(point["seed"])
     exact = kf(x, None, get=("nngp", "ntk"))
@@ -149,6 +148,11 @@ def _m_point(point):
 
 def _degree_point(point):
     """Truncated-series errors vs degree for one activation: max-abs and relative Frobenius, NNGP/NTK."""
+    import jax.numpy as jnp
+    from sims.kernels import stax
+    from sims.kernels.sketch import polyfeatures
+    from theory import hermite
+
     name = point["act"]
     layer = {"relu": stax.Relu, "erf": stax.Erf, "gelu": stax.Gelu, "sin": stax.Sin}[name]
     g = np.random.default_rng([point["seed"], 43])
@@ -285,6 +289,14 @@ def plot(data, cfg):
     return fig
 
 
+def _ordered(lo_key: str, hi_key: str):
+    """``validate`` hook: config[lo_key] <= config[hi_key]."""
+    def validate(cfg):
+        if cfg[lo_key] > cfg[hi_key]:
+            raise ValueError(f"{lo_key}={cfg[lo_key]} must be <= {hi_key}={cfg[hi_key]}")
+    return validate
+
+
 FIGURE = Figure(
     name="nk_sketch_error",
     title="Sketched NNGP/NTK features: error ~ m^-1/2, (1±ε) spectral bound, Hermite-tail degree error",
@@ -294,5 +306,5 @@ FIGURE = Figure(
             "degrees": [1, 2, 3, 4, 6, 8, 10, 12, 16, 24, 32, 48, 64]},
     quick={"nets": ["fc_relu_rf"], "log2_m_min": 5, "log2_m_max": 7, "n_seeds": 2, "n_degree": 8,
            "degrees": [2, 4, 8, 16]},
-    compute=compute, check=check, plot=plot, expected_seconds=120,  # measured 104 s, quick 12.5 s
-)
+    compute=compute, check=check, plot=plot, expected_seconds=120,  # measured 104 s, quick 12.5 s,
+    validate=_ordered("log2_m_min", "log2_m_max"))

@@ -27,13 +27,15 @@ from __future__ import annotations
 import math
 import time
 
-import jax
-import jax.numpy as jnp
+from typing import TYPE_CHECKING
+
 import numpy as np
+
+if TYPE_CHECKING:
+    import jax
 
 from figures.core import Claim, Figure, RunContext, rates
 from figures.core.claims import Verdict
-from sims.kernels import kernel_matrix, stax
 
 SQRT2 = math.sqrt(2.0)
 ARCHS = ("fc", "conv")
@@ -92,6 +94,8 @@ CLAIMS = _claims("fc", _FC) + _claims("conv", _CONV)
 
 def exact_act(act: str):
     """The exact dual of ``act`` as a stax layer (``'relu'``, ``'gelu'``, ``'erf'``)."""
+    from sims.kernels import stax
+
     return {"relu": stax.Relu, "gelu": stax.Gelu, "erf": stax.Erf}[act]()
 
 
@@ -107,6 +111,8 @@ def sketch_act(act: str, *, m: int, method: str = "rf", degree: int = 8):
 def fc_net(*, depth: int = 2, act: str = "relu", m: int = 1024, method: str = "rf",
            degree: int = 8, W_std: float = SQRT2):
     """``(kernel_fn, (sketch_init, sketch_features))`` of ``[Dense-act] x depth - Dense``, no bias."""
+    from sims.kernels import stax
+
     from sims.kernels import sketch
 
     ex, sk = [], []
@@ -121,6 +127,8 @@ def fc_net(*, depth: int = 2, act: str = "relu", m: int = 1024, method: str = "r
 def conv_net(*, blocks: int = 2, act: str = "relu", m: int = 256, method: str = "rf",
              degree: int = 8, W_std: float = SQRT2):
     """``(kernel_fn, sketch)`` of ``[Conv3x3 SAME-act-AvgPool2] x blocks - Flatten - Dense``, no bias."""
+    from sims.kernels import stax
+
     from sims.kernels import sketch
 
     ex, sk = [], []
@@ -154,6 +162,8 @@ def seconds(fn) -> tuple[float, float]:
     ``cpu`` is this process's CPU time over all threads (``time.process_time``): the work done, which
     other jobs on shared cores inflate far less than the wall time.
     """
+    import jax
+
     w, c = time.perf_counter(), time.process_time()
     jax.block_until_ready(fn())
     return time.perf_counter() - w, time.process_time() - c
@@ -164,6 +174,9 @@ def timers(kernel_fn, sk, x_warm, *, bs: int, key: jax.Array, with_exact: bool =
 
     ``exact`` is ``None`` unless ``with_exact``.
     """
+    import jax
+    from sims.kernels import kernel_matrix
+
     init_fn, feature_fn = sk
     params = init_fn(key, (bs,) + tuple(x_warm.shape[1:]))
     feats = jax.jit(feature_fn)
@@ -184,6 +197,8 @@ def timers(kernel_fn, sk, x_warm, *, bs: int, key: jax.Array, with_exact: bool =
 def time_arch(arch: str, cfg: dict, *, ns, repeats: int, rng: np.random.Generator,
               key: jax.Array, m: int | None = None) -> dict[str, np.ndarray]:
     """``{wall,cpu}_{exact,sketch}``, each ``(repeats, len(ns))`` seconds; exact and sketch alternate."""
+    import jax.numpy as jnp
+
     bs = cfg[f"{arch}_bs"]
     if any(n % bs for n in ns):
         raise ValueError(f"{arch}_ns must be multiples of {arch}_bs={bs}, got {list(ns)}")
@@ -200,6 +215,8 @@ def time_arch(arch: str, cfg: dict, *, ns, repeats: int, rng: np.random.Generato
 
 def compute(cfg: dict, ctx: RunContext) -> dict[str, np.ndarray]:
     # Timing runs inline (not through ctx.sweep): parallel points would time each other's load.
+    import jax
+
     out = {}
     for i, arch in enumerate(ARCHS):
         ns = [int(n) for n in cfg[f"{arch}_ns"]]
@@ -359,4 +376,4 @@ FIGURE = Figure(
             "conv_blocks": 2, "conv_m": 512, "method": "rf", "repeats": 3},
     quick={"fc_ns": [256, 512, 1024], "fc_fit_n_min": 256, "conv_ns": [16, 32, 48], "conv_fit_n_min": 16},
     compute=compute, check=check, plot=plot, expected_seconds=195, version=2,
-)
+    bounds={"method": {"rf", "poly"}})

@@ -22,12 +22,14 @@ from __future__ import annotations
 
 import math
 
-import jax
-import jax.numpy as jnp
+from typing import TYPE_CHECKING
+
 import numpy as np
 
-from sims.pfode import Scheme, ddpm, dpom, dpum, isotropic_law, pfode, pfode2
-from theory.ou import GaussianMixture
+if TYPE_CHECKING:
+    from sims.pfode import Scheme
+    from theory.ou import GaussianMixture
+
 
 VAR, L, T = 0.25, 4.0, 8.0
 SAMPLERS = ("pfode", "ddpm", "pfode2", "dpum", "dpom")
@@ -45,11 +47,15 @@ CHOICES = ("Gaussian target N(0, 0.25 I) (L = 4), T = 8, start N(0, I), no early
 
 def mixture() -> GaussianMixture:
     """Separated 1-D mixture ``0.3 N(-2.5, 0.25) + 0.7 N(2.5, 0.25)`` (non-log-concave)."""
+    from theory.ou import GaussianMixture
+
     return GaussianMixture.from_params([0.3, 0.7], [[-2.5], [2.5]], [[0.25], [0.25]])
 
 
 def scheme(name: str, k: int) -> Scheme:
     """Member ``k`` of a sampler family (module docstring)."""
+    from sims.pfode import ddpm, dpom, dpum, pfode, pfode2
+
     k = int(k)
     return {"pfode": lambda: pfode(k, T=T), "ddpm": lambda: ddpm(k, T=T),
             "pfode2": lambda: pfode2(k, T=T), "dpum": lambda: dpum(k, k, L=L, T=T),
@@ -70,6 +76,10 @@ def k_for_nfe(name: str, budget: int) -> int:
 
 def law_moments(name: str, ks, *, bias: float = 0.0, var: float = VAR):
     """Exact per-coordinate output ``(m, P)`` on ``N(0, var I)`` for every knob in ``ks``."""
+    import jax
+    import jax.numpy as jnp
+    from sims.pfode import isotropic_law
+
     s = scheme(name, 1)
     f = jax.vmap(lambda k: isotropic_law(s.n_outer, k, k if s.n_corr else 1, T, 0.0,
                                          s.t_corr if s.n_corr else 1.0, s.friction,

@@ -22,7 +22,6 @@ import numpy as np
 from figures.core import Claim, Figure, RunContext, rates
 from figures.core.claims import Verdict, verdict_from_interval
 from figures.pf_common import CHOICES, COLORS, LABELS, MARKERS, SAMPLERS, VAR, law_moments, nfe
-from theory.ou import tv_isotropic_gaussians
 
 CLAIMS = (
     Claim(id="pf_dim.dpum_sqrt_d",
@@ -67,6 +66,8 @@ def _cost(nfes: np.ndarray, tv: np.ndarray, eps: float) -> float:
 
 
 def compute(cfg: dict, ctx: RunContext) -> dict[str, np.ndarray]:
+    from theory.ou import tv_isotropic_gaussians
+
     dims = np.asarray(cfg["dims"], dtype=np.int64)
     out: dict[str, np.ndarray] = {"dims": dims, "eps": np.asarray(cfg["eps"])}
     for name in cfg["samplers"]:

@@ -17,15 +17,12 @@ the paper's analysis.  Without score error the corrector does not help on these 
 """
 from __future__ import annotations
 
-import jax
 import numpy as np
 
 from figures.core import Claim, Figure, RunContext, rates
 from figures.core.claims import Verdict, worst
 from figures.pf_common import (CHOICES, COLORS, LABELS, MARKERS, SAMPLERS, VAR, k_for_nfe,
                                law_moments, mixture, nfe, scheme)
-from sims.pfode import sample
-from theory.ou import biased_score, tv_gaussians_1d, tv_histogram_1d
 
 CLAIMS = (
     Claim(id="pf_score.linear",
@@ -51,6 +48,10 @@ CLAIMS = (
 
 
 def _mix_point(point):
+    import jax
+    from sims.pfode import sample
+    from theory.ou import biased_score, tv_histogram_1d
+
     q = mixture()
     s = scheme(point["sampler"], point["k"])
     score = biased_score(q.score, point["eps"], [1.0]) if point["eps"] > 0 else q.score
@@ -63,6 +64,8 @@ def _mix_point(point):
 
 
 def compute(cfg: dict, ctx: RunContext) -> dict[str, np.ndarray]:
+    from theory.ou import tv_gaussians_1d
+
     eps = np.asarray(cfg["eps_law"], dtype=np.float64)
     out: dict[str, np.ndarray] = {"eps_law": eps, "eps_mix": np.asarray(cfg["eps_mix"], float)}
     for name in SAMPLERS:

@@ -16,16 +16,12 @@ from __future__ import annotations
 
 import math
 
-import jax
 import numpy as np
 
 from figures.core import Claim, Figure, RunContext, rates
 from figures.core.claims import worst
 from figures.pf_common import (CHOICES, COLORS, FIRST_ORDER, LABELS, MARKERS, SAMPLERS, VAR,
                                k_for_nfe, law_moments, mixture, nfe, scheme)
-from sims.pfode import sample
-from sims.pfode.metrics import mmd2, sliced_w2
-from theory.ou import isotropic_gaussian, tv_histogram_1d, tv_isotropic_gaussians, w2_gaussians
 
 CLAIMS = (
     Claim(id="pf_steps.order1",
@@ -39,6 +35,10 @@ CLAIMS = (
 
 
 def _mixture_point(point):
+    import jax
+    from sims.pfode import sample
+    from theory.ou import tv_histogram_1d
+
     q = mixture()
     s = scheme(point["sampler"], point["k"])
     keys = jax.random.split(jax.random.key(point["seed"]), point["n_seeds"])
@@ -50,6 +50,11 @@ def _mixture_point(point):
 
 
 def _gauss_point(point):
+    import jax
+    from sims.pfode import sample
+    from sims.pfode.metrics import mmd2, sliced_w2
+    from theory.ou import isotropic_gaussian, w2_gaussians
+
     d = point["d"]
     q = isotropic_gaussian(d, VAR)
     s = scheme(point["sampler"], point["k"])
@@ -68,6 +73,9 @@ def _gauss_point(point):
 
 
 def _floors(cfg, rng):
+    from sims.pfode.metrics import mmd2, sliced_w2
+    from theory.ou import w2_gaussians
+
     d, n = cfg["gauss_d"], cfg["gauss_n"]
     f_w2, f_sw2, f_mmd = [], [], []
     for _ in range(cfg["n_seeds"]):
@@ -81,6 +89,8 @@ def _floors(cfg, rng):
 
 
 def compute(cfg: dict, ctx: RunContext) -> dict[str, np.ndarray]:
+    from theory.ou import tv_isotropic_gaussians
+
     out: dict[str, np.ndarray] = {}
     # (a) exact law, d = law_d
     ks = np.unique(np.round(np.geomspace(1, cfg["law_kmax"], cfg["law_knobs"])).astype(np.int64))

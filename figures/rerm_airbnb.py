@@ -16,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 
 from figures.core import Claim, Figure, RunContext
-from figures.core.claims import Verdict, t_interval, verdict_from_interval, worst
+from figures.core.claims import t_interval, verdict_from_interval, worst
 
 SRC = "Luxenberg et al., arXiv:2306.05649, Sec. 5 (Airbnb experiment, bar chart)"
 CHOICES = ("1 km grid anchored at the city centre (-0.127249, 51.507972); km/deg 111.30 cos(lat0) "

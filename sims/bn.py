@@ -165,8 +165,10 @@ def _run(x, y, w0, *, gamma0, eta, steps, loss, per_decade, bn):
     out = {"t": t, "w": np.asarray(w), "margins": np.asarray(m), "loss": np.asarray(lval)}
     if bn:
         out["gamma"] = np.asarray(g)
-    if not np.all(np.isfinite(out["margins"])):
-        raise FloatingPointError("GD diverged (non-finite margins): reduce eta")
+    # Divergence is an outcome of this (w0, eta), as in sims.eos.gd: reported, not raised.
+    bad = ~np.all(np.isfinite(out["margins"]), axis=-1)          # (..., T)
+    out["diverged"] = np.any(bad, axis=-1)
+    out["diverged_at"] = np.where(out["diverged"], t[np.argmax(bad, axis=-1)], -1)
     return out
 
 
@@ -186,8 +188,11 @@ def run_bn(x, y, w0, *, gamma0: float = 1.0, eta: float = 0.05, steps: int = 10_
 
     Returns
     -------
-    dict with ``t (T,)``, ``w (.., T, d)``, ``gamma (.., T)``, ``loss (.., T)`` and normalised
-    example margins ``margins (.., T, n)`` = ``y_i sum_p <w, x_i^(p)> / ||w||_Sigma``.
+    dict with ``t (T,)``, ``w (.., T, d)``, ``gamma (.., T)``, ``loss (.., T)``, normalised
+    example margins ``margins (.., T, n)`` = ``y_i sum_p <w, x_i^(p)> / ||w||_Sigma``, and the
+    outcome ``diverged (..,)`` (bool: a recorded margin is not finite) with ``diverged_at (..,)``
+    (first recorded ``t`` with a non-finite margin, ``-1`` if none).  A diverged run is an
+    outcome of its ``(w0, eta)``, never an exception; records after it are NaN/inf.
     """
     return _run(x, y, w0, gamma0=gamma0, eta=eta, steps=steps, loss=loss,
                 per_decade=per_decade, bn=True)

@@ -201,16 +201,19 @@ def test_without_dask_the_option_says_what_to_install(monkeypatch):
     assert not dask_available()
     with pytest.raises(ImportError, match=r"theorylab\[distributed\]"):
         dask_client("local:2")
-    with pytest.raises(ImportError, match="dask"):
-        cli._executor(1, "local:2")
-    with cli._executor(1) as ex:  # local runs are unaffected
+    import contextlib
+
+    with contextlib.ExitStack() as stack:
+        with pytest.raises(cli.UsageError, match="dask"):
+            cli._executor(1, "local:2", stack)
+        ex = cli._executor(2, None, stack)  # local runs are unaffected
         assert run_sweep(_toy_point, [{"x": 1}], executor=ex, progress=False)[0]["v"] > 0
 
 
 def test_cli_rejects_bad_scheduler_options(monkeypatch, capsys):
     from figures.core import cli, registry
 
-    monkeypatch.setattr(registry, "all_figures", lambda: {})
+    monkeypatch.setattr(registry, "all_figures", lambda files=(): {})
     assert cli.main(["run", "--all", "--scheduler", "local:0"]) == 2
     assert "positive worker count" in capsys.readouterr().err
     assert cli.main(["run", "--all", "--jobs", "2", "--scheduler", "local:2"]) == 2
@@ -282,7 +285,7 @@ def test_cli_runs_a_figure_on_a_local_cluster(monkeypatch, tmp_path, capsys):
     from figures.core import cli, registry
 
     fig = _toy_figure()
-    monkeypatch.setattr(registry, "all_figures", lambda: {fig.name: fig})
+    monkeypatch.setattr(registry, "all_figures", lambda files=(): {fig.name: fig})
     args = ["run", "toy_dask", "--no-progress", "--out"]
     assert cli.main([*args, str(tmp_path / "dask"), "--scheduler", "local:1"]) == 0
     assert cli.main([*args, str(tmp_path / "inline")]) == 0

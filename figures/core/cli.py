@@ -1,15 +1,33 @@
-"""``theorylab`` (also ``python -m figures``): list, run, report, info.
+"""``theorylab`` (also ``python -m figures``): list, run, report, check, info.
 
 float64 is switched on here, at the entry point, never on library import.
+
+Exit status: 0 when the command ran (whatever the verdicts); 1 with ``--strict`` when a
+claim FAILs (``run``: or a figure recorded an error; ``check``: also INCONCLUSIVE);
+2 for a usage error (bad argument, ``--set`` value, ``--out``, file), always with one
+line naming the problem and before anything is computed; 130 after Ctrl-C, with one
+line saying what was kept.
 """
 from __future__ import annotations
 
 import argparse
 import contextlib
+import json
 import os
 import sys
+import tempfile
+import time
 from pathlib import Path
 from typing import Sequence
+
+
+class UsageError(Exception):
+    """A command-line misuse: printed as one line, exit status 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # one line, status 2 (argparse prints usage too)
+        raise UsageError(f"{self.prog}: {message}")
 
 
 def _enable_x64() -> None:
@@ -18,25 +36,37 @@ def _enable_x64() -> None:
     jax.config.update("jax_enable_x64", True)
 
 
-def _cmd_list(args: argparse.Namespace) -> int:
-    from figures.core.registry import all_figures
+def _figures(specs: Sequence[str], *, every: bool) -> list:
+    from figures.core.registry import RegistryError, all_figures, is_file_spec, select
 
-    for name, fig in all_figures().items():
+    try:
+        if every:
+            files = [s for s in specs if is_file_spec(s)]
+            return list(all_figures(files).values())
+        return select(list(specs))
+    except KeyError as e:
+        raise UsageError(e.args[0]) from None
+    except RegistryError as e:
+        raise UsageError(str(e)) from None
+
+
+def _cmd_list(args: argparse.Namespace) -> int:
+    for fig in _figures(args.files, every=True):
         secs = f" (~{fig.expected_seconds:.0f} s on 2 CPU cores)" if fig.expected_seconds else ""
-        print(f"{name}: {fig.title}{secs}\n    {fig.paper}")
+        print(f"{fig.name}: {fig.title}{secs}\n    {fig.paper}")
         for c in fig.claims:
             print(f"    - {c.id}: {c.statement}  [claimed: {c.claimed}]")
     return 0
 
 
 def _parse_set(items: Sequence[str]) -> dict:
-    import json
-
     out = {}
     for item in items:
         if "=" not in item:
-            raise SystemExit(f"--set expects KEY=VALUE (VALUE as JSON), got {item!r}")
+            raise UsageError(f"--set expects KEY=VALUE (VALUE as JSON), got {item!r}")
         k, v = item.split("=", 1)
+        if not k:
+            raise UsageError(f"--set expects KEY=VALUE, got an empty KEY in {item!r}")
         try:
             out[k] = json.loads(v)
         except json.JSONDecodeError:
@@ -44,72 +74,108 @@ def _parse_set(items: Sequence[str]) -> dict:
     return out
 
 
-def _executor(jobs: int, scheduler: str | None = None):
-    """Context manager yielding where sweeps run: inline, a process pool, or a Dask cluster.
+def _check_out(out: Path) -> None:
+    """``--out`` must be (or become) a writable directory; checked before any compute."""
+    if out.exists() and not out.is_dir():
+        raise UsageError(f"--out {out}: exists and is not a directory")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=out, prefix=".write-probe."):
+            pass
+    except OSError as e:
+        raise UsageError(f"--out {out}: not a writable directory ({e.strerror or e})") from None
 
-    Raises ``ValueError``/``ImportError`` (before starting anything) for a bad
-    ``--scheduler`` or a missing dask; ``_cmd_run`` turns them into exit status 2.
+
+def _executor(jobs: int, scheduler: str | None, stack: contextlib.ExitStack):
+    """Where sweeps run: inline (``None``), or a :class:`LazyExecutor` started on first use.
+
+    Every argument is checked here, before anything starts; the pool or the Dask
+    cluster starts only when a point must actually be computed.
     """
-    from figures.core.sweep import local_executor
+    from figures.core.sweep import LazyExecutor, local_executor
 
     if jobs < 0:
-        raise SystemExit(f"--jobs must be >= 0, got {jobs}")
+        raise UsageError(f"--jobs must be >= 0, got {jobs}")
     if scheduler is not None:
         if jobs > 1:
-            raise ValueError("--jobs and --scheduler are exclusive: the Dask workers are "
-                             "the sweep's processes (use local:N for N local workers)")
-        from figures.core.distributed import dask_client
+            raise UsageError("--jobs and --scheduler are exclusive: the Dask workers are the "
+                             "sweep's processes (use local:N for N local workers)")
+        from figures.core.distributed import _require_dask, dask_client, parse_scheduler
 
-        return _dask_executor(dask_client(scheduler))
-    return contextlib.nullcontext(None) if jobs <= 1 else local_executor(jobs)
+        try:
+            parse_scheduler(scheduler)
+            _require_dask("--scheduler")
+        except (ValueError, ImportError) as e:
+            raise UsageError(f"--scheduler: {e}") from None
+        inner = contextlib.ExitStack()
 
+        def start():
+            try:
+                client = inner.enter_context(dask_client(scheduler))
+            except OSError as e:  # no scheduler at ADDRESS
+                raise RuntimeError(f"--scheduler {scheduler}: {e}") from None
+            return client.get_executor(pure=False)
 
-@contextlib.contextmanager
-def _dask_executor(client_cm):
-    with client_cm as client:
-        yield client.get_executor(pure=False)
+        lazy = LazyExecutor(start, on_close=inner.close)
+    elif jobs <= 1:
+        return None
+    else:
+        lazy = LazyExecutor(lambda: local_executor(jobs))
+    stack.callback(lazy.close)
+    return lazy
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
     from tqdm.auto import tqdm
 
-    from figures.core.registry import all_figures, select
+    from figures.core.claims import Verdict
+    from figures.core.config import ConfigError
     from figures.core.runner import run_figure
 
     if not args.names and not args.all:
-        print("theorylab run: name at least one figure (see `theorylab list`) or pass --all",
-              file=sys.stderr)
-        return 2
-    try:
-        figs = list(all_figures().values()) if args.all else select(args.names)
-    except KeyError as e:
-        print(f"theorylab run: {e.args[0]}", file=sys.stderr)
-        return 2
+        raise UsageError("run: name at least one figure or .py file (see `theorylab list`) "
+                         "or pass --all")
+    figs = _figures(args.names, every=args.all)
     overrides = _parse_set(args.set)
     if overrides and len(figs) != 1:
-        print("theorylab run: --set applies to exactly one figure", file=sys.stderr)
-        return 2
-    status = 0
+        raise UsageError("--set applies to exactly one figure")
+    try:
+        for fig in figs:
+            fig.resolve_config(quick=args.quick, seed=args.seed, **overrides)
+    except ConfigError as e:
+        raise UsageError(str(e)) from None
+    out = Path(args.out)
+    _check_out(out)
+    status, done, timings = 0, [], []
+    t_all = time.perf_counter()
     with contextlib.ExitStack() as stack:
+        ex = _executor(args.jobs, args.scheduler, stack)
         try:
-            ex = stack.enter_context(_executor(args.jobs, args.scheduler))
-        except (ValueError, ImportError, OSError) as e:  # OSError: no scheduler at ADDRESS
-            print(f"theorylab run: {e}", file=sys.stderr)
-            return 2
-        for fig in tqdm(figs, desc="figures", disable=args.no_progress or len(figs) == 1):
-            try:
-                rec = run_figure(fig, out=Path(args.out), seed=args.seed, quick=args.quick,
+            for fig in tqdm(figs, desc="figures", disable=args.no_progress or len(figs) == 1):
+                rec = run_figure(fig, out=out, seed=args.seed, quick=args.quick,
                                  force=args.force, executor=ex, progress=not args.no_progress,
                                  overrides=overrides)
-            except ValueError as e:
-                print(f"theorylab run {fig.name}: {e}", file=sys.stderr)
-                return 2
-            tag = "cached" if rec.cached else f"{rec.seconds:.1f} s"
-            verdicts = ", ".join(f"{c.claim_id}={c.verdict.value}" for c in rec.claims)
-            print(f"{fig.name} [{tag}] -> {rec.directory}\n    {verdicts}")
-            if rec.error:
-                print(rec.error, file=sys.stderr)
-                status = 1
+                done.append(fig.name)
+                timings.append((fig.name, rec.seconds, rec.cached))
+                tag = "cached" if rec.cached else f"{rec.seconds:.1f} s"
+                verdicts = ", ".join(f"{c.claim_id}={c.verdict.value}" for c in rec.claims)
+                print(f"{fig.name} [{tag}] -> {rec.directory}\n    {verdicts}", flush=True)
+                if rec.error:
+                    print(f"theorylab: {fig.name} recorded an error (claims INCONCLUSIVE): "
+                          f"{rec.error.strip().splitlines()[-1]}", file=sys.stderr)
+                if args.strict and (rec.error or any(c.verdict == Verdict.FAIL
+                                                     for c in rec.claims)):
+                    status = 1
+        except KeyboardInterrupt:
+            kept = ", ".join(done) or "none"
+            print(f"\ntheorylab: interrupted; finished figures kept: {kept}; finished sweep "
+                  f"points are kept under {out}/<figure>/work and resume on the next run",
+                  file=sys.stderr)
+            return 130
+    if len(timings) > 1:
+        print("time per figure (s): " + ", ".join(
+            f"{n} {'cached' if c else f'{s:.1f}'}" for n, s, c in timings)
+            + f"; total {time.perf_counter() - t_all:.1f} s")
     return status
 
 
@@ -117,10 +183,8 @@ def _cmd_report(args: argparse.Namespace) -> int:
     from figures.core.report import write_report
 
     out = Path(args.out)
-    if not out.exists():
-        print(f"theorylab report: no results directory {out}; run `theorylab run --all` first",
-              file=sys.stderr)
-        return 2
+    if not out.is_dir():
+        raise UsageError(f"report: no results directory {out}; run `theorylab run --all` first")
     md, js = write_report(out)
     print(f"wrote {md} and {js}")
     return 0
@@ -141,16 +205,22 @@ def _cmd_info(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    ap = argparse.ArgumentParser(prog="theorylab", description=__doc__.splitlines()[0])
-    sub = ap.add_subparsers(dest="cmd", required=True)
-    sub.add_parser("list", help="figures and the claims each checks").set_defaults(fn=_cmd_list)
+    ap = _Parser(prog="theorylab", description=__doc__.splitlines()[0])
+    sub = ap.add_subparsers(dest="cmd", required=True, parser_class=_Parser)
+    ls = sub.add_parser("list", help="figures and the claims each checks")
+    ls.add_argument("files", nargs="*", metavar="FILE.py",
+                    help="also list the figures of these files")
+    ls.set_defaults(fn=_cmd_list, needs_x64=False)
     r = sub.add_parser("run", help="regenerate figures and check their claims")
-    r.add_argument("names", nargs="*", help="figure names or shell patterns (bn_*)")
+    r.add_argument("names", nargs="*", help="figure names, shell patterns (bn_*) or .py files")
     r.add_argument("--all", action="store_true", help="every registered figure")
     r.add_argument("--quick", action="store_true", help="small smoke-test configs")
-    r.add_argument("--seed", type=int, default=0, help="base seed (default 0)")
+    r.add_argument("--seed", type=int, default=0, help="base seed, >= 0 (default 0)")
     r.add_argument("--out", default="results", help="results directory (default results/)")
-    r.add_argument("--force", action="store_true", help="recompute even if cached")
+    r.add_argument("--force", action="store_true",
+                   help="recompute even if cached, sweep points included")
+    r.add_argument("--strict", action="store_true",
+                   help="exit 1 if a claim FAILs or a figure records an error")
     r.add_argument("--jobs", type=int, default=1,
                    help="sweep worker processes; <=1 runs sweeps inline (default 1)")
     r.add_argument("--scheduler", default=None, metavar="ADDRESS",
@@ -163,15 +233,30 @@ def build_parser() -> argparse.ArgumentParser:
     r.set_defaults(fn=_cmd_run)
     rp = sub.add_parser("report", help="write results/report.md and report.json")
     rp.add_argument("--out", default="results")
-    rp.set_defaults(fn=_cmd_report)
+    rp.set_defaults(fn=_cmd_report, needs_x64=False)
     sub.add_parser("info", help="versions, JAX devices, x64").set_defaults(fn=_cmd_info)
+    try:
+        from figures.core.check_cmd import add_parser as add_check
+    except ImportError:  # pragma: no cover
+        pass
+    else:
+        add_check(sub)
     return ap
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    _enable_x64()
-    return int(args.fn(args))
+    try:
+        args = build_parser().parse_args(argv)
+        if getattr(args, "needs_x64", True):
+            _enable_x64()
+        return int(args.fn(args))
+    except UsageError as e:
+        print(f"theorylab: error: {e}" if not str(e).startswith("theorylab") else str(e),
+              file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("\ntheorylab: interrupted", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":  # pragma: no cover

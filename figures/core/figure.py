@@ -40,6 +40,12 @@ class RunContext:
         Directory for this figure's intermediate files (sweep point store).
     progress
         Whether to show progress bars.
+    config_hash, cache_key
+        Hash of the resolved config; cache key = config hash + hash of the figure's code
+        (:mod:`figures.core.codehash`).  Sweep points are stored under the cache key, so
+        a point computed by other code is never reused.
+    force
+        Recompute sweep points even if stored (``--force``).
     """
 
     seed: int
@@ -47,6 +53,8 @@ class RunContext:
     workdir: Path
     progress: bool = True
     config_hash: str = ""
+    cache_key: str = ""
+    force: bool = False
 
     def rng(self, *salt: int) -> np.random.Generator:
         """A numpy Generator seeded from ``(seed, *salt)``."""
@@ -62,14 +70,16 @@ class RunContext:
     ) -> list[dict[str, np.ndarray]]:
         """Run ``fn`` on every point through :func:`figures.core.sweep.run_sweep`.
 
-        Finished points are stored under ``workdir/<name>-<config hash>/`` so an
-        interrupted sweep resumes without redoing them.
+        Finished points are stored under ``workdir/<name>-<cache key>/`` so an
+        interrupted sweep resumes without redoing them; with ``force`` every point is
+        recomputed (and stored again).  Point keys starting with ``_`` are runtime-only
+        (e.g. a checkpoint directory) and are not part of the point's identity.
         """
         from figures.core.sweep import PointStore, run_sweep
 
-        store = PointStore(self.workdir / f"{name}-{self.config_hash[:12]}")
+        store = PointStore(self.workdir / f"{name}-{(self.cache_key or self.config_hash)[:16]}")
         return run_sweep(fn, points, executor=self.executor, store=store, desc=desc,
-                         progress=self.progress)
+                         progress=self.progress, recompute=self.force)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -96,6 +106,13 @@ class Figure:
         Bump when the code changes what ``compute`` returns, to invalidate caches.
     expected_seconds
         Rough wall time of the default config on a 2-core CPU (shown by ``list``).
+    bounds
+        Admissible values of config keys for ``--set`` (see :mod:`figures.core.config`):
+        ``{key: (lo, hi)}`` (inclusive, ``None`` = open) or ``{key: {allowed, values}}``.
+        Keys without a bound keep the default's type and sign.
+    validate
+        Optional ``validate(config)`` raising ``ValueError`` for combinations the bounds
+        cannot express (e.g. ``show_ipc`` must be one of ``budgets``); run before compute.
     """
 
     name: str
@@ -109,6 +126,8 @@ class Figure:
     quick: Mapping[str, Any] = dataclasses.field(default_factory=dict)
     version: int = 1
     expected_seconds: float | None = None
+    bounds: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+    validate: Callable[[dict[str, Any]], None] | None = None
 
     def __post_init__(self) -> None:
         if not self.name.isidentifier():
@@ -116,23 +135,61 @@ class Figure:
         unknown = set(self.quick) - set(self.config)
         if unknown:
             raise ValueError(f"Figure {self.name!r}: quick overrides unknown config keys {sorted(unknown)}")
+        unknown = set(self.bounds) - set(self.config)
+        if unknown:
+            raise ValueError(f"Figure {self.name!r}: bounds name unknown config keys {sorted(unknown)}")
         ids = [c.id for c in self.claims]
         if len(set(ids)) != len(ids):
             raise ValueError(f"Figure {self.name!r}: duplicate claim ids {ids}")
 
     def resolve_config(self, *, quick: bool = False, seed: int = 0, **overrides: Any) -> dict[str, Any]:
-        """Defaults, then quick overrides, then explicit overrides; ``seed`` included."""
+        """Defaults, then quick overrides, then explicit overrides; ``seed`` included.
+
+        Overrides are checked against the declared defaults and ``bounds``
+        (:func:`figures.core.config.check_overrides`) and the ``validate`` hook; a bad
+        one raises :class:`figures.core.config.ConfigError` (a ``ValueError``) naming it.
+        """
+        from figures.core.config import ConfigError, check_overrides
+
+        if isinstance(seed, bool) or int(seed) != seed or seed < 0:
+            raise ConfigError(f"{self.name}: --seed: expected a non-negative integer, got {seed!r}")
         cfg = dict(self.config)
         if quick:
             cfg.update(self.quick)
-        bad = set(overrides) - set(cfg)
-        if bad:
-            raise ValueError(f"Figure {self.name!r}: unknown config keys {sorted(bad)}; "
-                             f"known: {sorted(cfg)}")
+        check_overrides(self.name, cfg, overrides, self.bounds)
         cfg.update(overrides)
+        if self.validate is not None:
+            try:
+                self.validate(dict(cfg))
+            except ValueError as e:
+                raise ConfigError(f"{self.name}: {e}") from None
         cfg["seed"] = int(seed)
         cfg["quick"] = bool(quick)
         return cfg
+
+    @property
+    def module(self) -> str:
+        """Name of the module that defines this figure's ``compute``."""
+        return self.compute.__module__
+
+    def source_file(self) -> Path | None:
+        """Source file of :attr:`module` (``None`` for a figure built interactively)."""
+        import sys
+
+        f = getattr(sys.modules.get(self.module), "__file__", None)
+        return Path(f) if f else None
+
+    def code_hashes(self) -> dict[str, str]:
+        """``{module or data file: sha256}`` of all project code this figure can run."""
+        from figures.core.codehash import module_hashes
+
+        return module_hashes(self.module, file=self.source_file())
+
+    def cache_key(self, cfg: Mapping[str, Any], code: Mapping[str, str]) -> str:
+        """Cache key of a run: the config hash and the hash of the code (``code_hashes``)."""
+        from figures.core.codehash import combine
+
+        return hashlib.sha256((self.config_hash(cfg) + combine(code)).encode()).hexdigest()
 
     def config_hash(self, cfg: Mapping[str, Any]) -> str:
         """Hash of the resolved config and ``version``: the cache key."""

@@ -1,26 +1,60 @@
 """The claims report: every figure's claim checks in one Markdown and one JSON file."""
 from __future__ import annotations
 
-import json
 import math
 from pathlib import Path
 from typing import Any
 
-from figures.core.atomic import write_json, write_text
+from figures.core.atomic import CorruptFile, write_json, write_text
 from figures.core.claims import ClaimResult, Verdict
+from figures.core.store import read_sidecar, verify_files
 
 
-def collect(out: Path) -> list[dict[str, Any]]:
-    """Read every figure sidecar under ``out`` (``out/<name>/<name>.json``)."""
-    sides = []
-    for side in sorted(Path(out).glob("*/*.json")):
-        if side.stem != side.parent.name:
+def _staleness(side: dict[str, Any]) -> list[str]:
+    """Modules whose source differs now from the one the result was computed with."""
+    from figures.core.codehash import changed_modules
+
+    code, module = side.get("code"), side.get("module")
+    if not isinstance(code, dict) or not module:
+        return ["<no code hash recorded>"]
+    src = side.get("source_file")
+    return changed_modules(code, module, file=Path(src) if src and Path(src).exists() else None)
+
+
+def collect(out: Path) -> tuple[list[dict[str, Any]], list[dict[str, str]]]:
+    """Read every figure sidecar under ``out`` (``out/<name>/<name>.json``).
+
+    Returns ``(sides, rejected)``: the verified sidecars (each with ``stale``: the list of
+    modules changed since, empty if the result is current) and, for every directory
+    whose sidecar is corrupt or whose files do not match it, ``{"figure", "reason"}``.
+    A bad directory never stops the report.
+    """
+    sides, rejected = [], []
+    for d in sorted(p for p in Path(out).iterdir() if p.is_dir()) if Path(out).is_dir() else []:
+        side_path = d / f"{d.name}.json"
+        if not side_path.exists():
+            if any((d / f"{d.name}.{e}").exists() for e in ("npz", "png", "pdf")):
+                rejected.append({"figure": d.name,
+                                 "reason": "result files without a sidecar (an interrupted run)"})
             continue
         try:
-            sides.append(json.loads(side.read_text()))
-        except json.JSONDecodeError as e:
-            raise ValueError(f"corrupt sidecar {side}: {e}") from e
-    return sides
+            side = read_sidecar(side_path)
+        except CorruptFile as e:
+            rejected.append({"figure": d.name, "reason": str(e)})
+            continue
+        if not side.get("error"):
+            bad = verify_files(side, d)
+            if bad:
+                rejected.append({"figure": d.name, "reason": bad})
+                continue
+        try:
+            [ClaimResult.from_dict(c) for c in side.get("claims", [])]
+        except (KeyError, TypeError, ValueError) as e:
+            rejected.append({"figure": d.name, "reason": f"{side_path}: unreadable claims ({e})"})
+            continue
+        side["stale"] = _staleness(side)
+        sides.append(side)
+    return sides, rejected
 
 
 def _fmt(x: Any) -> str:
@@ -37,7 +71,7 @@ def _fmt(x: Any) -> str:
     return str(x).replace("|", "\\|").replace("\n", " ")
 
 
-def render_markdown(sides: list[dict[str, Any]]) -> str:
+def render_markdown(sides: list[dict[str, Any]], rejected: list[dict[str, str]] = ()) -> str:
     counts = {v: 0 for v in Verdict}
     for s in sides:
         for c in s.get("claims", []):
@@ -47,6 +81,14 @@ def render_markdown(sides: list[dict[str, Any]]) -> str:
              "uncertainty, the range the fit used, and the verdict.  Choices we made where the paper "
              "is silent are listed under each claim.", "",
              "Totals: " + ", ".join(f"{v.value} {n}" for v, n in counts.items()), ""]
+    stale = [s["figure"] for s in sides if s.get("stale")]
+    if stale:
+        lines += [f"**Stale:** {', '.join(stale)} were computed from code that differs from the "
+                  "working tree (listed under each); rerun them for current numbers.", ""]
+    if rejected:
+        lines += ["**Not trusted (left out of the totals):**", ""]
+        lines += [f"- `{r['figure']}`: {_fmt(r['reason'])}" for r in rejected]
+        lines.append("")
     for s in sides:
         prov = s.get("provenance", {})
         git = prov.get("git", {})
@@ -55,8 +97,12 @@ def render_markdown(sides: list[dict[str, Any]]) -> str:
                   f"Run: seed {s['seed']}, {'quick' if s.get('quick') else 'default'} config, "
                   f"{s['timing_seconds']['total']:.1f} s, commit {str(git.get('commit'))[:10]}"
                   f"{' (dirty)' if git.get('dirty') else ''}, x64={prov.get('jax', {}).get('x64')}", ""]
+        if s.get("stale"):
+            lines += [f"**STALE**: computed from code that has changed since: "
+                      f"{', '.join(s['stale'])}.", ""]
         if s.get("error"):
-            lines += ["**The check raised an error; see the sidecar.**", ""]
+            lines += [f"**An error was recorded** ({_fmt(str(s['error']).strip().splitlines()[-1])}); "
+                      "see the sidecar.", ""]
         lines += ["| claim | claimed | measured | uncertainty | fit range | verdict |",
                   "|---|---|---|---|---|---|"]
         for c in s.get("claims", []):
@@ -76,10 +122,12 @@ def render_markdown(sides: list[dict[str, Any]]) -> str:
 def write_report(out: Path) -> tuple[Path, Path]:
     """Write ``out/report.md`` and ``out/report.json``; return their paths."""
     out = Path(out)
-    sides = collect(out)
+    sides, rejected = collect(out)
     md, js = out / "report.md", out / "report.json"
-    write_text(md, render_markdown(sides))
+    write_text(md, render_markdown(sides, rejected))
     write_json(js, {"figures": [{k: s.get(k) for k in ("figure", "title", "paper", "seed", "quick",
-                                                        "config", "claims", "error", "timing_seconds")}
-                                | {"git": s.get("provenance", {}).get("git")} for s in sides]})
+                                                        "config", "claims", "error", "stale",
+                                                        "timing_seconds")}
+                                | {"git": s.get("provenance", {}).get("git")} for s in sides],
+                    "rejected": list(rejected)})
     return md, js

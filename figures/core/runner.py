@@ -1,28 +1,30 @@
-"""Run one figure: compute (or reuse cached data), check claims, plot, write results.
+"""Run one figure: compute (or reuse a verified cached result), check claims, plot, write.
 
-Layout under ``out/<figure name>/``::
-
-    <name>.png, <name>.pdf   the figure
-    <name>.npz               the plotted data
-    <name>.json              sidecar: config, hash, seed, claims, versions, git commit, x64, timings
-    work/                    sweep points (resume store)
-
-Every file is written atomically; the sidecar is written last, so its presence
-with a matching config hash means the cached result is complete.
+The files and their guarantees are described in :mod:`figures.core.store`.  The cache
+key is the resolved config *and* the hash of every project module the figure can run
+(:mod:`figures.core.codehash`), so a result computed by other code is a miss.  A
+figure whose ``compute``, ``check`` or ``plot`` raises is reported, not a crash:
+its claims become INCONCLUSIVE with the reason, the sidecar records the error, and
+such a result is never served from the cache.
 """
 from __future__ import annotations
 
 import dataclasses
+import sys
 import time
 import traceback
 from concurrent.futures import Executor
 from pathlib import Path
 from typing import Any
 
-from figures.core.atomic import atomic_path, read_npz, write_json, write_npz
+from figures.core.atomic import CorruptFile, clean_temporaries, read_npz, write_json, write_npz
 from figures.core.claims import ClaimResult, Verdict
 from figures.core.figure import Figure, RunContext
+from figures.core.lock import directory_lock
 from figures.core.provenance import provenance
+from figures.core.store import file_entries, paths, read_sidecar, verify_files
+
+__all__ = ["RunRecord", "run_figure", "paths"]
 
 
 @dataclasses.dataclass
@@ -34,42 +36,79 @@ class RunRecord:
     seconds: float
     directory: Path
     error: str | None = None
+    warnings: list[str] = dataclasses.field(default_factory=list)
 
 
-def paths(out: Path, name: str) -> dict[str, Path]:
-    d = Path(out) / name
-    return {ext: d / f"{name}.{ext}" for ext in ("png", "pdf", "npz", "json")}
+def _last_line(tb: str) -> str:
+    lines = tb.strip().splitlines()
+    return lines[-1] if lines else tb
+
+
+def _inconclusive(fig: Figure, why: str) -> list[ClaimResult]:
+    return [c.result(verdict=Verdict.INCONCLUSIVE, measured=None, details=why) for c in fig.claims]
 
 
 def _check(fig: Figure, data: dict, cfg: dict) -> tuple[list[ClaimResult], str | None]:
     try:
         results = list(fig.check(data, cfg))
-    except Exception:  # a broken check is reported, and the CLI exits non-zero
+        declared = {c.id for c in fig.claims}
+        for r in results:
+            if r.claim_id not in declared:
+                raise ValueError(f"figure {fig.name!r} reported undeclared claim {r.claim_id!r}")
+    except Exception:  # a broken check is reported with the claims it could not decide
         tb = traceback.format_exc()
-        return [c.result(verdict=Verdict.INCONCLUSIVE, measured=None,
-                         details=f"check raised: {tb.strip().splitlines()[-1]}")
-                for c in fig.claims], tb
-    declared = {c.id for c in fig.claims}
-    for r in results:
-        if r.claim_id not in declared:
-            raise ValueError(f"figure {fig.name!r} reported undeclared claim {r.claim_id!r}")
+        return _inconclusive(fig, f"check raised: {_last_line(tb)}"), tb
     return results, None
 
 
-def _plot(fig: Figure, data: dict, cfg: dict, p: dict[str, Path]) -> None:
+def _plot(fig: Figure, data: dict, cfg: dict, p: dict[str, Path]) -> str | None:
+    """Draw and save PNG + PDF; the traceback if plotting failed (old pictures removed)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    mpl_fig = fig.plot(data, cfg)
     try:
+        mpl_fig = fig.plot(data, cfg)
+        try:
+            from figures.core.atomic import atomic_path
+
+            for ext in ("png", "pdf"):
+                with atomic_path(p[ext]) as tmp:
+                    mpl_fig.savefig(tmp, format=ext, dpi=150 if ext == "png" else None,
+                                    bbox_inches="tight", metadata=None)
+        finally:
+            plt.close(mpl_fig)
+    except Exception:
         for ext in ("png", "pdf"):
-            with atomic_path(p[ext]) as tmp:
-                mpl_fig.savefig(tmp, format=ext, dpi=150 if ext == "png" else None,
-                                bbox_inches="tight", metadata=None)
-    finally:
-        plt.close(mpl_fig)
+            p[ext].unlink(missing_ok=True)
+        return traceback.format_exc()
+    return None
+
+
+def cached_result(fig: Figure, p: dict[str, Path], key: str) -> tuple[list[ClaimResult] | None, str | None]:
+    """The claims of a verified cached run with cache key ``key``, else ``(None, why)``.
+
+    ``why`` is ``None`` for an ordinary miss (nothing there, other config or code) and a
+    one-line reason when files exist that do not match their sidecar.
+    """
+    if not p["json"].exists():
+        leftovers = [p[e].name for e in ("npz", "png", "pdf") if p[e].exists()]
+        return None, (f"{p['json'].parent}: {', '.join(leftovers)} without a sidecar "
+                      "(an interrupted run); recomputing") if leftovers else None
+    try:
+        side = read_sidecar(p["json"])
+    except CorruptFile as e:
+        return None, f"{e}; recomputing"
+    if side.get("cache_key") != key or side.get("error"):
+        return None, None
+    bad = verify_files(side, p["json"].parent)
+    if bad:
+        return None, f"{bad}; recomputing"
+    try:
+        return [ClaimResult.from_dict(c) for c in side.get("claims", [])], None
+    except (KeyError, TypeError, ValueError) as e:
+        return None, f"{p['json']}: unreadable claims ({e}); recomputing"
 
 
 def run_figure(
@@ -83,43 +122,69 @@ def run_figure(
     progress: bool = True,
     overrides: dict[str, Any] | None = None,
 ) -> RunRecord:
-    """Run ``fig`` and write its files under ``out/<name>/``; reuse a cached run unless ``force``."""
-    import json
+    """Run ``fig`` and write its files under ``out/<name>/``; reuse a verified cached run
+    with the same config and code unless ``force`` (which also recomputes sweep points).
 
+    Concurrent calls for the same figure and ``out`` (other processes included) wait
+    for each other through a file lock; the second then finds the first's result.
+    """
     t0 = time.perf_counter()
     cfg = fig.resolve_config(quick=quick, seed=seed, **(overrides or {}))
-    h = fig.config_hash(cfg)
+    code = fig.code_hashes()
+    key = fig.cache_key(cfg, code)
     p = paths(out, fig.name)
     directory = p["json"].parent
-    if not force and all(x.exists() for x in p.values()):
-        side = json.loads(p["json"].read_text())
-        if side.get("config_hash") == h and not side.get("error"):
-            claims = [ClaimResult.from_dict(c) for c in side.get("claims", [])]
-            return RunRecord(fig, cfg, claims, True, time.perf_counter() - t0, directory)
+    warnings: list[str] = []
+    with directory_lock(directory, quiet=not progress):
+        clean_temporaries(directory)
+        if not force:
+            claims, why = cached_result(fig, p, key)
+            if why:
+                print(f"theorylab: {why}", file=sys.stderr)
+                warnings.append(why)
+            if claims is not None:
+                return RunRecord(fig, cfg, claims, True, time.perf_counter() - t0, directory)
+        p["json"].unlink(missing_ok=True)  # never pair an old sidecar with new data
 
-    ctx = RunContext(seed=seed, executor=executor, workdir=directory / "work", progress=progress,
-                     config_hash=h)
-    t_compute = time.perf_counter()
-    data = dict(fig.compute(dict(cfg), ctx))
-    write_npz(p["npz"], data)
-    data = read_npz(p["npz"])  # check and plot see exactly what was saved
-    t_compute = time.perf_counter() - t_compute
-    claims, error = _check(fig, data, cfg)
-    _plot(fig, data, cfg, p)
-    seconds = time.perf_counter() - t0
-    write_json(p["json"], {
-        "figure": fig.name,
-        "title": fig.title,
-        "paper": fig.paper,
-        "version": fig.version,
-        "config": cfg,
-        "config_hash": h,
-        "seed": seed,
-        "quick": quick,
-        "claims": [c.to_dict() for c in claims],
-        "error": error,
-        "timing_seconds": {"compute": t_compute, "total": seconds},
-        "files": {k: v.name for k, v in p.items()},
-        "provenance": provenance(),
-    })
-    return RunRecord(fig, cfg, claims, False, seconds, directory, error)
+        ctx = RunContext(seed=seed, executor=executor, workdir=directory / "work",
+                         progress=progress, config_hash=fig.config_hash(cfg), cache_key=key,
+                         force=force)
+        t_compute = time.perf_counter()
+        error = plot_error = None
+        try:
+            data = dict(fig.compute(dict(cfg), ctx))
+        except Exception:
+            error = traceback.format_exc()
+            claims = _inconclusive(fig, f"compute raised: {_last_line(error)}")
+            for ext in ("npz", "png", "pdf"):
+                p[ext].unlink(missing_ok=True)
+        else:
+            write_npz(p["npz"], data)
+            data = read_npz(p["npz"])  # check and plot see exactly what was saved
+        t_compute = time.perf_counter() - t_compute
+        if error is None:
+            claims, error = _check(fig, data, cfg)
+            plot_error = _plot(fig, data, cfg, p)
+        seconds = time.perf_counter() - t0
+        src = fig.source_file()
+        write_json(p["json"], {
+            "figure": fig.name,
+            "title": fig.title,
+            "paper": fig.paper,
+            "version": fig.version,
+            "module": fig.module,
+            "source_file": str(src) if src else None,
+            "config": cfg,
+            "config_hash": fig.config_hash(cfg),
+            "code": code,
+            "cache_key": key,
+            "seed": seed,
+            "quick": quick,
+            "claims": [c.to_dict() for c in claims],
+            "error": error or plot_error,
+            "plot_error": plot_error,
+            "timing_seconds": {"compute": t_compute, "total": seconds},
+            "files": file_entries(p),
+            "provenance": provenance(),
+        })
+    return RunRecord(fig, cfg, claims, False, seconds, directory, error or plot_error, warnings)

@@ -56,13 +56,39 @@ class KipResult:
     resumed_from: int
 
 
-def _fingerprint(**kw) -> str:
+def _digest(v) -> str:
     h = hashlib.sha256()
-    for k in sorted(kw):
-        v = kw[k]
-        h.update(k.encode())
-        h.update(np.ascontiguousarray(v).tobytes() if isinstance(v, np.ndarray) else repr(v).encode())
+    h.update(np.ascontiguousarray(v).tobytes() if isinstance(v, np.ndarray) else repr(v).encode())
     return h.hexdigest()[:24]
+
+
+def kernel_probe(kernel: KipKernel, x: np.ndarray, *, n: int = 8) -> np.ndarray:
+    """The kernel's values on a fixed probe of the data: ``K(x[n/2:n], x[:n/2])`` and
+    ``K(x[:n/2], x[:n/2])``, rounded to 10 significant digits.
+
+    Two kernels that agree here compute the same KIP run (to the probe's resolution);
+    an NTK and an NNGP, or two ``W_std``, never do.  This fingerprints *what* the
+    kernel computes, not its label (``KipKernel.name`` defaults to ``"exact"``).
+    """
+    xp = jnp.asarray(x[: min(n, x.shape[0])])
+    h = max(1, xp.shape[0] // 2)
+    k_ts, k_ss = kernel.blocks(xp[:h], kernel.embed(xp[h:] if xp.shape[0] > h else xp[:h]))
+    vals = np.concatenate([np.asarray(k_ts, np.float64).ravel(), np.asarray(k_ss, np.float64).ravel()])
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.array([float(f"{v:.10g}") for v in vals])
+
+
+def fingerprint_parts(*, kernel: KipKernel, x: np.ndarray, y: np.ndarray, n_per_class: int,
+                      key: jax.Array, lr: float, reg: float, target_per_class: int,
+                      learn_labels: bool, checkpoint_every: int) -> dict[str, str]:
+    """What a KIP run computes, by part: a checkpoint resumes only if every part agrees."""
+    return {
+        "kernel": _digest(kernel_probe(kernel, x)),
+        "data": _digest(np.ascontiguousarray(x)) + _digest(np.ascontiguousarray(y)),
+        "init": _digest((int(n_per_class), tuple(np.asarray(jax.random.key_data(key)).ravel()))),
+        "optimizer": _digest((float(lr), float(reg), int(target_per_class), bool(learn_labels))),
+        "checkpoint_every": _digest(int(checkpoint_every)),
+    }
 
 
 def distill(x_train, y_train, *, kernel: KipKernel, n_per_class: int, steps: int, key: jax.Array,
@@ -96,7 +122,10 @@ def distill(x_train, y_train, *, kernel: KipKernel, n_per_class: int, steps: int
         Also learn the support labels (KIP with label learning).
     checkpoint, checkpoint_every
         ``.npz`` path for atomic checkpoints written every ``checkpoint_every`` steps; an
-        existing checkpoint of the same run is resumed, one of a different run is an error.
+        existing checkpoint of the same run is resumed, one of a different run is an error
+        naming what differs (:func:`fingerprint_parts`: the kernel's values on a probe of
+        the data, the data, the initial subset, the optimizer settings); a checkpoint past
+        ``steps`` is an error.  Resuming to a larger ``steps`` continues the run.
     eval_fn
         Optional ``eval_fn(x_s, y_s) -> float`` (e.g. held-out accuracy) recorded at step 0
         and after every chunk.
@@ -133,10 +162,9 @@ def distill(x_train, y_train, *, kernel: KipKernel, n_per_class: int, steps: int
     labels = np.repeat(np.arange(n_classes), n_per_class)
     e_train = embed_batched(kernel, x_dev)
 
-    fp = _fingerprint(kernel=kernel.name, n_per_class=int(n_per_class), lr=float(lr),
-                      reg=float(reg), tpc=int(target_per_class), learn_labels=bool(learn_labels),
-                      every=int(checkpoint_every), key=np.asarray(jax.random.key_data(key)),
-                      x=xa, y=ya)
+    parts = fingerprint_parts(kernel=kernel, x=xa, y=ya, n_per_class=n_per_class, key=key, lr=lr,
+                              reg=reg, target_per_class=target_per_class,
+                              learn_labels=learn_labels, checkpoint_every=checkpoint_every)
     state = kip_init(x0, y0)
     loss_hist: list[np.ndarray] = []
     acc_hist: list[np.ndarray] = []
@@ -146,10 +174,16 @@ def distill(x_train, y_train, *, kernel: KipKernel, n_per_class: int, steps: int
         loaded = ckpt.load_checkpoint(checkpoint)
         if loaded is not None:
             arr, meta = loaded
-            if meta.get("fingerprint") != fp:
+            old = meta.get("parts") if isinstance(meta.get("parts"), dict) else {}
+            differ = sorted(k for k in parts if old.get(k) != parts[k])
+            if differ:
                 raise ValueError(f"checkpoint {os.fspath(checkpoint)!r} belongs to a different KIP "
-                                 "run (data, kernel, key or hyperparameters differ); remove it or "
-                                 "pass another path")
+                                 f"run: its {', '.join(differ)} differ"
+                                 f"{' (kernel values on a probe of the data)' if 'kernel' in differ else ''}"
+                                 "; remove it or pass another path")
+            if int(meta["step"]) > int(steps):
+                raise ValueError(f"checkpoint {os.fspath(checkpoint)!r} is at step {meta['step']}, "
+                                 f"past steps={steps}; pass steps >= {meta['step']} or another path")
             params = {"x": jnp.asarray(arr["x"]), "y": jnp.asarray(arr["y"])}
             opt = adam_init(params)._replace(
                 m={"x": jnp.asarray(arr["m_x"]), "y": jnp.asarray(arr["m_y"])},
@@ -190,7 +224,7 @@ def distill(x_train, y_train, *, kernel: KipKernel, n_per_class: int, steps: int
                     "x": p["x"], "y": p["y"], "m_x": o.m["x"], "m_y": o.m["y"], "v_x": o.v["x"],
                     "v_y": o.v["y"], "count": o.count, "loss": np.concatenate(loss_hist),
                     "acc": np.concatenate(acc_hist), "evals": np.asarray(evals, float).reshape(-1, 2),
-                }, meta={"fingerprint": fp, "step": step})
+                }, meta={"parts": parts, "step": step, "steps": int(steps)})
             bar.update(length)
             bar.set_postfix(loss=f"{loss[-1]:.3e}")
             if callback is not None:
