@@ -8,3 +8,7 @@ figure is adding a module.  The command line lives in :mod:`figures.core.cli`
 
 Nothing else in the project imports this package.
 """
+
+from figures.core.ratecheck import RateCheck, assert_rate, check_rate  # noqa: E402
+
+__all__ = ["RateCheck", "assert_rate", "check_rate"]

@@ -267,3 +267,147 @@ def compare_laws(
                for k, p in phis.items()}
         wins += min(rss, key=rss.get) == best
     return Comparison(fits, best, wins / n_boot)
+
+
+# --------------------------------------------------------------------------- nonlinear laws
+# Three-parameter laws users need beyond the log-linear four.  Each is fitted by least
+# squares in log space; the CI is the same percentile bootstrap (over seeds, else points).
+# A profile search whose optimum sits on the edge of its bracket is refused (ValueError),
+# never reported as a fit: a clipped grid is a silently wrong answer.
+
+K_BRACKET = (0.25, 8.0)
+
+
+def _profile_k(lt: np.ndarray, y: np.ndarray) -> tuple[float, float, float, float]:
+    """Best ``k`` of ``y = a - c * lt**k`` (``lt = log t > 0``): ``(k, c, a, rss)``."""
+    from scipy.optimize import minimize_scalar
+
+    def rss(k):
+        return float(np.sum(_ols(lt**k, y)[2] ** 2))
+
+    grid = np.linspace(np.log(K_BRACKET[0]), np.log(K_BRACKET[1]), 97)
+    vals = np.array([rss(np.exp(g)) for g in grid])
+    i = int(np.argmin(vals))
+    if i in (0, len(grid) - 1):
+        raise ValueError(f"exp_logk: the best exponent k lies at the edge of the searched bracket "
+                         f"{K_BRACKET} (k = {np.exp(grid[i]):.3g}); the data do not follow "
+                         "A exp(-c log^k t) with a k inside it")
+    r = minimize_scalar(lambda g: rss(np.exp(g)), bracket=(grid[i - 1], grid[i], grid[i + 1]),
+                        tol=1e-10)
+    k = float(np.exp(r.x))
+    a, slope, res = _ols(lt**k, y)
+    return k, -float(slope), float(a), float(np.sum(res**2))
+
+
+def _power_floor(t: np.ndarray, y: np.ndarray) -> tuple[float, float, float, float]:
+    """Fit ``log e = log(A t^-c + B)``, ``B >= 0``: ``(c, log A, B, rss)``."""
+    from scipy.optimize import least_squares
+
+    lt = np.log(t)
+    a0, s0, _ = _ols(lt, y)
+
+    def resid(p):
+        la, c, lb = p
+        return np.logaddexp(la - c * lt, lb) - y
+
+    best = None
+    for lb0 in (np.min(y) - 3.0, np.min(y) - 1.0, np.min(y) - 0.1):
+        r = least_squares(resid, x0=[a0, -s0, lb0], method="lm", xtol=1e-14, ftol=1e-14)
+        if best is None or r.cost < best.cost:
+            best = r
+    la, c, lb = best.x
+    return float(c), float(la), float(np.exp(lb)), float(2 * best.cost)
+
+
+@dataclasses.dataclass(frozen=True)
+class NonlinearLaw:
+    """A three-parameter law fitted by profile / nonlinear least squares in log space."""
+
+    name: str
+    formula: str
+    rate_name: str
+    t_min: float = 0.0
+
+
+EXP_LOGK = NonlinearLaw("exp_logk", "A * exp(-c * log(t)**k)", "k", t_min=1.0)
+POWER_FLOOR = NonlinearLaw("power_floor", "A * t**(-c) + B", "c")
+NONLINEAR_LAWS = {law.name: law for law in (EXP_LOGK, POWER_FLOOR)}
+
+
+def fit_nonlinear(
+    t: Sequence[float],
+    e: Sequence[float] | np.ndarray,
+    law: NonlinearLaw | str,
+    *,
+    t_range: tuple[float, float] | None = None,
+    floor: float | None = None,
+    rng: np.random.Generator | None = None,
+    n_boot: int = 300,
+    ci: float = 0.95,
+) -> FitResult:
+    """Fit :data:`EXP_LOGK` (rate = the exponent ``k``) or :data:`POWER_FLOOR` (rate = ``c``).
+
+    ``exp_logk``: ``e = A exp(-c log^k t)``; ``k = 2`` is the BN-rate form of arXiv
+    2306.11680, ``k = 1`` a power law, so a CI of ``k`` above 1 rejects every power law.
+    ``power_floor``: ``e = A t^-c + B`` with ``B >= 0`` (a bias floor, e.g. SGD at constant step).
+    """
+    law = NONLINEAR_LAWS[law] if isinstance(law, str) else law
+    rng = rng if rng is not None else np.random.default_rng(0)
+    tt, logs = _prepare(t, e, t_range=t_range, floor=floor, law=POWER)
+    keep = tt > law.t_min
+    tt, logs = tt[keep], logs[:, keep]
+    if tt.size < 4:
+        raise ValueError(f"{law.name}: fewer than 4 usable points for a 3-parameter fit")
+    one = (lambda y: _profile_k(np.log(tt), y)) if law is EXP_LOGK else \
+        (lambda y: _power_floor(tt, y))
+    y = logs.mean(axis=0)
+    est = one(y)
+    rate = est[0]
+    n_seeds, n = logs.shape
+    boots = []
+    for _ in range(n_boot):
+        if n_seeds > 1:
+            yb, tb = logs[rng.integers(0, n_seeds, n_seeds)].mean(axis=0), None
+        else:
+            idx = np.sort(rng.integers(0, n, n))
+            if np.unique(idx).size < 4:
+                continue
+            yb, tb = y[idx], tt[idx]
+        try:
+            if tb is None:
+                boots.append(one(yb)[0])
+            else:
+                boots.append((_profile_k(np.log(tb), yb) if law is EXP_LOGK
+                              else _power_floor(tb, yb))[0])
+        except ValueError:
+            boots.append(np.nan)  # an edge optimum in a resample widens the CI to infinity
+    boots = np.asarray(boots)
+    alpha = (1 - ci) / 2
+    if np.any(~np.isfinite(boots)):
+        lo, hi = -np.inf, np.inf
+    else:
+        lo, hi = np.quantile(boots, [alpha, 1 - alpha])
+    rss = est[-1]
+    tss = float(np.sum((y - y.mean()) ** 2))
+    aic = n * np.log(max(rss, 1e-300) / n) + 2 * 3
+    method = f"seeds (n={n_seeds})" if n_seeds > 1 else f"points (n={n})"
+    return FitResult(law.name, law.formula, float(rate), (float(lo), float(hi)), float(est[2]),
+                     float(np.sqrt(rss / n)), 1 - rss / tss if tss > 0 else 1.0, float(aic),
+                     (float(tt[0]), float(tt[-1])), int(tt.size), n_seeds, method, ci)
+
+
+def local_rates(t: np.ndarray, e: np.ndarray, law: Law, *, window: int | None = None) -> np.ndarray:
+    """The law's rate fitted on sliding windows of consecutive points (mean over seeds).
+
+    For an asymptotic range these are stable; a drift says the fit range is
+    pre-asymptotic (the GCI-style check of Roache's asymptotic range).
+    """
+    t = np.asarray(t, float)
+    y = np.log(np.atleast_2d(np.asarray(e, float))).mean(axis=0)
+    n = t.size
+    w = window or max(3, n // 4)
+    if n < w + 1:
+        return np.array([])
+    phi = law.phi(t)
+    return np.array([-_ols(phi[i:i + w], y[i:i + w])[1] for i in range(n - w + 1)
+                     if np.ptp(phi[i:i + w]) > 0])
