@@ -247,10 +247,17 @@ def test_worst_case_points_reproduce_loss(sname):
         np.testing.assert_allclose(wc.points, ref, atol=1e-5)
 
 
-def test_worst_case_check_detects_wrong_data():
+def test_worst_case_points_on_other_data():
+    """Issue #16: worst_case_points on data other than the training data used to fail with
+    numpy 'All-NaN slice'; for a shared set it evaluates any data, checked against the l2 closed
+    form |r| + eps ||theta|| (squared loss)."""
     res = rerm.RobustERM(loss=L.Squared(), uncertainty=S.Ball(p=2, radius=0.1)).fit(X0, YR)
-    with pytest.raises(ValueError, match="worst-case check failed"):
-        res.worst_case_points(X0, YR + 1.0)
+    Xn, yn = X0[:5] + 1.0, YR[:5] - 2.0
+    wc = res.worst_case_points(Xn, yn)
+    r = Xn @ res.theta + res.intercept - yn
+    ref = (np.abs(r) + 0.1 * np.linalg.norm(res.theta)) ** 2
+    np.testing.assert_allclose(wc.loss, ref, rtol=1e-10)
+    np.testing.assert_allclose(np.linalg.norm(wc.points - Xn, axis=1), 0.1, rtol=1e-12)
 
 
 def test_custom_loss_split_and_mode_guard():

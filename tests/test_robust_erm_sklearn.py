@@ -8,8 +8,12 @@ import robust_erm as rerm
 from robust_erm.sklearn import RobustClassifier, RobustRegressor
 
 
-# interior-point accuracy (~1e-6) is coarser than this check's rtol=1e-7
-_XFAIL = {"check_sample_weight_equivalence_on_dense_data": "solver accuracy ~1e-6 > rtol 1e-7"}
+# interior-point accuracy is coarser than this check's rtol=1e-7: measured with CLARABEL defaults,
+# regressor predictions 5.14e-09 (weighted) vs 6.16e-09 (repeated rows), 7 of 15 entries off;
+# tightening CLARABEL's tolerances to 1e-12 makes it stop at 'optimal_inaccurate' instead.
+_REASON = "solver accuracy: predictions ~1e-9 apart on values ~1e-8 > rtol 1e-7"
+_XFAIL = {"check_sample_weight_equivalence_on_dense_data": _REASON,
+          "check_sample_weight_equivalence_on_sparse_data": _REASON}
 
 
 @parametrize_with_checks([RobustRegressor(), RobustClassifier()],
@@ -31,5 +35,7 @@ def test_gridsearch_radius_and_equivalence():
     yc = np.where(y > 0, "a", "b")
     clf = RobustClassifier(loss="hinge", radius=0.1).fit(X, yc)
     assert set(clf.predict(X)) <= {"a", "b"} and clf.score(X, yc) > 0.8
-    with pytest.raises(ValueError, match="binary"):
-        RobustClassifier().fit(X, np.arange(60) % 3)
+    # multiclass is one-vs-rest (issue #16): K binary robust problems, coef_ of shape (K, d)
+    y3 = np.digitize(X[:, 0], [-0.5, 0.5])
+    clf3 = RobustClassifier(loss="hinge", radius=0.05).fit(X, y3)
+    assert clf3.coef_.shape == (3, 3) and clf3.score(X, y3) > 0.8

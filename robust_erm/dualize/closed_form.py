@@ -3,26 +3,28 @@
 sup_{x in X_i} theta^T x = x_i^T theta + S_U(theta): two scalar support-function expressions
 S_U(theta), S_U(-theta) serve all n samples, so the problem size is O(nd) like nominal ERM.
 The radius of U enters as a nonnegative ``cp.Parameter`` (DPP), so an eps-path re-solves the
-compiled problem without rebuilding it.
+compiled problem without rebuilding it.  X may be a scipy sparse matrix.
 """
 from __future__ import annotations
 
-import numpy as np
 import cvxpy as cp
 
 from robust_erm.sets import Ball, Box, Budget, Ellipsoid, LabelNoise
 
+__all__ = ["score_bounds_shared", "is_symmetric"]
+
 SYMMETRIC = (Ball, Box, Ellipsoid, Budget)
 
 
-def _is_symmetric(U):
+def is_symmetric(U):
+    """U = -U (then S_U(theta) = S_U(-theta) and one support expression serves both sides)."""
     if isinstance(U, LabelNoise):
-        return U.features is None or _is_symmetric(U.features)
+        return U.features is None or is_symmetric(U.features)
     return isinstance(U, SYMMETRIC) and getattr(U, "center", None) is None
 
 
 def score_bounds_shared(U, theta, b, X, y, *, classification, radius):
-    """Return (lo, hi, delta, constraints): score bounds, or delta (sym. half-width) if symmetric.
+    """Return (lo, hi, sym, constraints): score bounds, or sym = (score, delta) if U = -U.
 
     ``radius`` is a cp.Parameter scaling the set (None if the set has no radius)."""
     inner = U.features if isinstance(U, LabelNoise) else U
@@ -33,7 +35,7 @@ def score_bounds_shared(U, theta, b, X, y, *, classification, radius):
     else:
         up, c1 = inner.support(theta, radius=radius)
         cons += c1
-        if _is_symmetric(inner):
+        if is_symmetric(inner):
             dn = up
         else:
             dn, c2 = inner.support(-theta, radius=radius)

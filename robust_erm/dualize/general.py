@@ -9,12 +9,13 @@ from __future__ import annotations
 import numpy as np
 import cvxpy as cp
 
-from robust_erm.sets import LabelNoise
+from robust_erm.sets import UncertaintySet
+
+__all__ = ["score_bounds_per_sample", "Shifted"]
 
 
 def score_bounds_per_sample(sets, theta, b, X, y, *, classification):
     """Return (lo, hi, constraints) with lo_i <= score_i <= hi_i tight over X_i."""
-    n = X.shape[0]
     lo, hi, cons = [], [], []
     bb = 0.0 if b is None else b
     for i, S in enumerate(sets):
@@ -36,13 +37,14 @@ def score_bounds_per_sample(sets, theta, b, X, y, *, classification):
     return lo, hi, cons
 
 
-class Shifted:
+class Shifted(UncertaintySet):
     """x_i + U: a shared perturbation set U centred at sample i."""
 
     def __init__(self, U, x):
         self.U, self.x = U, np.asarray(x, dtype=np.float64)
         self.eta = getattr(U, "eta", 0.0)
         self.dim = self.x.shape[0]
+        self.closed_form = U.closed_form
 
     def support(self, v, *, radius=None):
         e, c = self.U.support(v, radius=radius)
@@ -50,3 +52,6 @@ class Shifted:
 
     def constraints(self, x):
         return self.U.constraints(x - self.x)
+
+    def _argmax_np(self, V):
+        return self.x + self.U._argmax_np(V)
