@@ -24,8 +24,8 @@ from robust_erm.dualize.general import Shifted, score_bounds_per_sample
 from robust_erm.evaluate import score_bounds_np
 from robust_erm.reduction import check_reduction, reduce_expr, reduce_np
 from robust_erm.sets import UncertaintySet
-from robust_erm.solving import (Certificate, RobustERMSolveError, check_solver, run_solver,
-                                solver_version, status_message)
+from robust_erm.solving import (Certificate, RobustERMSolveError, check_solver, duality_gap,
+                                run_solver, solver_version, status_message)
 from robust_erm import worst_case as _wc
 
 __all__ = ["RobustERM", "Built", "Result", "RobustLoss", "validate_data"]
@@ -117,8 +117,9 @@ class Built:
             if not cert.ok:
                 fail = (f"certificate failed: solver {solver} reports objective "
                         f"{cert.solver_objective:.8g}, the robust objective at its theta is "
-                        f"{cert.robust_objective:.8g} (relative gap {cert.gap:.3g} > {cert_rtol:g}"
-                        f", constraint violation {cert.constraint_violation:.3g})")
+                        f"{cert.robust_objective:.8g} (relative gap {cert.gap:.3g}, tolerance "
+                        f"{cert_rtol:g}; constraint violation {cert.constraint_violation:.3g}; "
+                        f"solver duality gap {cert.duality_gap}, tolerance {cert.dual_rtol:g})")
         if fail is None and not self.spec._infimum_attained(self):
             fail = ("the infimum is not attained: the data are (robustly) separable and "
                     f"{type(self.spec.loss).__name__} has no minimizer, so theta diverges; add a "
@@ -150,7 +151,8 @@ class Built:
         gap = (sol - rob) / max(1.0, abs(rob))
         return Certificate(solver_objective=sol, robust_objective=rob, gap=gap,
                            constraint_violation=viol / max(1.0, float(np.abs(theta).max())),
-                           rtol=rtol)
+                           rtol=rtol, duality_gap=duality_gap(self.problem),
+                           dual_rtol=max(1e-4, rtol))
 
 
 class RobustERM:
