@@ -92,3 +92,28 @@ def test_bad_inputs():
         hermite.dual_series(np.ones(3), np.array([np.nan]))
     with np.errstate(over="ignore"), pytest.raises(ValueError, match="finite"):
         hermite.hermite_coefficients(lambda x: np.exp(x ** 2), 3)
+
+
+@pytest.mark.parametrize("degree", [10, 171, 400, hermite.MAX_DEGREE])
+def test_stable_basis_is_exact_past_factorial_overflow(degree):
+    # numpy's hermegauss / float(n!) overflow from degree ~171 on; the log-space basis stays exact:
+    # z³ = √6 h_3 + 3 h_1 (a polynomial: Gauss quadrature is exact), tanh against the 200-node
+    # numpy quadrature for n < 60, and the Christoffel weights give the orthonormal Gram of ψ_n
+    z, basis = hermite.gauss_hermite_basis(degree, 2 * degree + 2)
+    ref = np.zeros(degree + 1)
+    ref[1], ref[3] = 3.0, np.sqrt(6.0)
+    np.testing.assert_allclose(basis @ z ** 3, ref, atol=1e-11)
+    zt, bt = hermite.gauss_hermite_basis(59, max(2 * degree + 2, 200))
+    np.testing.assert_allclose(bt @ np.tanh(zt), hermite.hermite_coefficients("tanh", 59), atol=1e-12)
+    m_all, log_all = hermite._log_psi(z, 2 * degree + 1)
+    top = log_all.max(axis=0)
+    psi = (m_all * np.exp(log_all - top))[:degree + 1]  # ψ_n e^{-top}: the Gram below is scale-free
+    norm = np.sum((m_all * np.exp(log_all - top)) ** 2, axis=0)
+    np.testing.assert_allclose((psi / norm) @ psi.T, np.eye(degree + 1), atol=1e-12)
+    assert basis[0].sum() == pytest.approx(1.0, abs=1e-13)
+
+
+def test_degree_past_supported_is_a_named_error():
+    with pytest.raises(hermite.HermiteDegreeError, match="MAX_DEGREE"):
+        hermite.gauss_hermite_basis(hermite.MAX_DEGREE + 1, 2 * hermite.MAX_DEGREE + 4)
+    assert issubclass(hermite.HermiteDegreeError, ValueError)

@@ -64,7 +64,7 @@ def test_conv_shapes(rng, padding, expected):
 def test_gap_conv_nngp_matches_monte_carlo(rng):
     x = rng.normal(size=(3, 5, 5, 2))
     init, apply, kf = stax.serial(stax.Conv(32, (3, 3), padding="SAME", W_std=1.5, b_std=0.1), stax.Relu(),
-                                  stax.AvgPool((2, 2)), stax.Conv(32, (2, 2), W_std=1.5), stax.Erf(),
+                                  stax.AvgPool((2, 2), strides=(2, 2)), stax.Conv(32, (2, 2), W_std=1.5), stax.Erf(),
                                   stax.GlobalAvgPool(), stax.Dense(128, W_std=1.0))
     exact = np.asarray(kf(x, get="nngp"))
     mean, se = monte_carlo_nngp(init, apply, jax.random.key(2), x, n_samples=48)

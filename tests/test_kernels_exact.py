@@ -446,3 +446,25 @@ def test_kernel_matrix_symmetric_mode_mirrors_blocks(rng):
     for a, b in zip(sym, full):
         np.testing.assert_allclose(a, b, rtol=1e-13)
         np.testing.assert_array_equal(a, np.asarray(a).T)  # exactly symmetric
+
+
+def test_elementwise_hermite_high_degree_and_reported_truncation_error():
+    # degree 200 (was OverflowError from degree 171): tanh at variance 7, ρ = 1 (x with itself).  The
+    # reported tails are the exact errors there: T, Ṫ vs scipy adaptive quadrature of E[tanh²], E[tanh'²]
+    from scipy import integrate
+    from sims.kernels.activations import hermite_truncation_error
+    from theory.hermite import HermiteDegreeError, MAX_DEGREE
+    q, deg = 7.0, 200
+    layer = stax.ElementwiseHermite("tanh", deg)
+    k = stax.Kernel(jnp.asarray([[q]]), jnp.ones((1, 1)), jnp.asarray([q]), jnp.asarray([q]), 0, 1)
+    out = layer.kernel_fn(k)
+    phi = lambda z: np.exp(-z * z / 2) / np.sqrt(2 * np.pi)  # noqa: E731
+    e_f2 = integrate.quad(lambda z: np.tanh(np.sqrt(q) * z) ** 2 * phi(z), -40, 40, epsabs=1e-14, limit=400)[0]
+    e_d2 = integrate.quad(lambda z: (1 - np.tanh(np.sqrt(q) * z) ** 2) ** 2 * phi(z), -40, 40,
+                          epsabs=1e-14, limit=400)[0]
+    rep = hermite_truncation_error("tanh", deg, variance=q)
+    assert e_f2 - float(out.nngp[0, 0]) == pytest.approx(rep["nngp"], rel=1e-3, abs=1e-12)
+    assert e_d2 - float(out.ntk[0, 0]) == pytest.approx(rep["ntk"], rel=1e-3, abs=1e-12)
+    assert 1e-9 < rep["ntk"] < 1e-4 and rep["nngp"] < rep["ntk"]  # not vacuous: the NTK tail is the larger
+    with pytest.raises(HermiteDegreeError, match="MAX_DEGREE"):
+        stax.ElementwiseHermite("tanh", MAX_DEGREE + 1)

@@ -262,10 +262,10 @@ def test_cntk_sketch_matches_stax(padding, tail):
     sk_tail, st_tail = {"flatten": (sketch.Flatten(), stax.Flatten()),
                         "gap": (sketch.GlobalAvgPool(), stax.GlobalAvgPool())}[tail]
     sk = sketch.serial(sketch.Conv((3, 3), padding=padding, W_std=1.4, b_std=0.2), sketch.Relu(m=2048),
-                       sketch.AvgPool((2, 2)), sketch.Conv((2, 2), padding=padding, W_std=1.4),
+                       sketch.AvgPool((2, 2), strides=(2, 2)), sketch.Conv((2, 2), padding=padding, W_std=1.4),
                        sketch.Relu(m=2048), sk_tail, sketch.Dense())
     kf = stax.serial(stax.Conv(8, (3, 3), padding=padding, W_std=1.4, b_std=0.2), stax.Relu(),
-                     stax.AvgPool((2, 2)), stax.Conv(8, (2, 2), padding=padding, W_std=1.4), stax.Relu(),
+                     stax.AvgPool((2, 2), strides=(2, 2)), stax.Conv(8, (2, 2), padding=padding, W_std=1.4), stax.Relu(),
                      st_tail, stax.Dense(1))[2]
     e_nngp, e_ntk = _sketch_errors(sk, kf, x, [0])
     assert e_nngp[0] < 0.15 and e_ntk[0] < 0.15, (e_nngp, e_ntk)
@@ -275,11 +275,11 @@ def test_linear_conv_layers_are_exact():
     """Without activations every layer is exact: features reproduce stax to round-off."""
     x = np.random.default_rng(11).normal(size=(3, 7, 6, 2))
     init_fn, feature_fn = sketch.serial(sketch.Conv((3, 3), padding="SAME", W_std=1.4, b_std=0.2),
-                                        sketch.AvgPool((2, 2), padding="SAME"),
+                                        sketch.AvgPool((2, 2), strides=(2, 2), padding="SAME"),
                                         sketch.Conv((3, 2), padding="VALID", strides=(1, 2)),
                                         sketch.Flatten(), sketch.Dense(b_std=0.1))
     kf = stax.serial(stax.Conv(4, (3, 3), padding="SAME", W_std=1.4, b_std=0.2),
-                     stax.AvgPool((2, 2), padding="SAME"), stax.Conv(4, (3, 2), padding="VALID", strides=(1, 2)),
+                     stax.AvgPool((2, 2), strides=(2, 2), padding="SAME"), stax.Conv(4, (3, 2), padding="VALID", strides=(1, 2)),
                      stax.Flatten(), stax.Dense(1, b_std=0.1))[2]
     exact = kf(x, None, get=("nngp", "ntk"))
     f = feature_fn(init_fn(jax.random.key(0), x.shape), x)

@@ -32,9 +32,8 @@ is computed the way it is) live in :mod:`sims.kernels.spatial`.
 """
 from __future__ import annotations
 
-import collections
 import math
-from typing import Callable, NamedTuple, Sequence
+from typing import Callable, Sequence
 
 import jax
 import jax.numpy as jnp
@@ -42,41 +41,19 @@ import numpy as np
 
 from sims.kernels import activations as _act
 from sims.kernels import spatial
+from sims.kernels._core import NNGPNTK, Kernel, Layer
+from sims.kernels._core import check_ntk_params as _check_ntk_params
+from sims.kernels._core import check_out as _check_out
+from sims.kernels.branching import FanInConcat, FanInSum, FanOut, Identity, apply_layer, parallel
+from sims.kernels.graph import Aggregate
+from sims.kernels.normalization import Dropout, LayerNorm
+from sims.kernels.pooling import AvgPool, Flatten, GlobalAvgPool
 
-__all__ = ["Kernel", "Layer", "serial", "Dense", "Conv", "AvgPool", "GlobalAvgPool", "Flatten",
-           "Relu", "ABRelu", "LeakyRelu", "Abs", "Erf", "Sin", "Gelu", "Monomial", "Hermite",
-           "ElementwiseHermite", "ExpNormalized", "NNGPNTK", "Myrtle"]
-
-NNGPNTK = collections.namedtuple("NNGPNTK", ["nngp", "ntk"])
-
-
-class Kernel(NamedTuple):
-    """Kernel state between layers: cross ``(n1, n2, *s, *s)``, self ``(n, *s, *s)`` arrays."""
-
-    nngp: jax.Array
-    ntk: jax.Array | None  # None when the NTK was not requested (``get='nngp'``): layers skip it
-    cov1: jax.Array
-    cov2: jax.Array
-    ns: int          # number of spatial dimensions
-    channels: int    # current channel count (enters only the 'standard' NTK)
-    inputs: tuple | None = None  # (x1, x2) on the input kernel only (then ntk = 0); serial clears it
-
-
-class Layer(NamedTuple):
-    """``(init_fn, apply_fn, kernel_fn)`` of one layer; ``kernel_fn: Kernel -> Kernel``."""
-
-    init_fn: Callable
-    apply_fn: Callable
-    kernel_fn: Callable
-
-
-def _check_ntk_params(W_std, b_std, parameterization):
-    if parameterization not in ("ntk", "standard"):
-        raise ValueError(f"parameterization must be 'ntk' or 'standard', got {parameterization!r}")
-    if not (isinstance(W_std, (int, float)) and math.isfinite(W_std) and W_std >= 0):
-        raise ValueError(f"W_std must be a finite non-negative number, got {W_std!r}")
-    if b_std is not None and not (isinstance(b_std, (int, float)) and math.isfinite(b_std) and b_std >= 0):
-        raise ValueError(f"b_std must be None or a finite non-negative number, got {b_std!r}")
+__all__ = ["Kernel", "Layer", "serial", "parallel", "Dense", "Conv", "AvgPool", "GlobalAvgPool",
+           "Flatten", "Identity", "FanOut", "FanInSum", "FanInConcat", "LayerNorm", "Dropout",
+           "Aggregate", "Relu", "ABRelu", "LeakyRelu", "Abs", "Erf", "Sigmoid_like", "Sin", "Cos",
+           "Rbf", "Exp", "Gaussian", "Gelu", "Monomial", "Hermite", "ElementwiseHermite",
+           "ExpNormalized", "NNGPNTK", "Myrtle", "WideResnet"]
 
 
 def _affine_kernel(k: Kernel, lin, n_in: int, out: int, W_std, b_std, parameterization, *,
@@ -104,12 +81,7 @@ def _affine_kernel(k: Kernel, lin, n_in: int, out: int, W_std, b_std, parameteri
             ntk = ntk_in + n_in * nngp_in + (0.0 if b_std is None else 1.0)
         ntk = jnp.broadcast_to(ntk, nngp.shape)
     return k._replace(nngp=nngp, ntk=ntk, cov1=w2 * lin(k.cov1, 1) + b2,
-                      cov2=w2 * lin(k.cov2, 1) + b2, channels=out, inputs=None)
-
-
-def _check_out(name, value):
-    if not (isinstance(value, (int, np.integer)) and value >= 1):
-        raise ValueError(f"{name} must be a positive int, got {value!r}")
+                      cov2=w2 * lin(k.cov2, 1) + b2, channels=out, inputs=None, is_gaussian=True)
 
 
 # -- affine layers --------------------------------------------------------------------------------
@@ -130,7 +102,7 @@ def Dense(out_dim: int, *, W_std: float = 1.0, b_std: float | None = None,
             b = b * (0.0 if b_std is None else b_std)
         return tuple(input_shape[:-1]) + (out_dim,), (w, b)
 
-    def apply_fn(params, x):
+    def apply_fn(params, x, **kwargs):
         w, b = params
         if x.shape[-1] != w.shape[0]:
             raise ValueError(f"x: Dense expects {w.shape[0]} input channels, got shape {x.shape}")
@@ -179,7 +151,7 @@ def Conv(out_chan: int, filter_shape: Sequence[int], *, strides: Sequence[int] |
             (1,) + tuple(input_shape[1:]), w.dtype)).shape
         return (input_shape[0],) + out[1:], (w, b)
 
-    def apply_fn(params, x):
+    def apply_fn(params, x, **kwargs):
         _check_x(x.shape, "x")
         w, b = params
         y = jax.lax.conv_general_dilated(x, w, strides, padding, dimension_numbers=dn)
@@ -208,89 +180,20 @@ def Conv(out_chan: int, filter_shape: Sequence[int], *, strides: Sequence[int] |
     return Layer(init_fn, apply_fn, kernel_fn)
 
 
-# -- pooling / reshaping --------------------------------------------------------------------------
-
-def AvgPool(window_shape: Sequence[int], *, strides: Sequence[int] | None = None,
-            padding: str = "VALID") -> Layer:
-    """Average pooling (``normalize_edges=False``: zero padding counts in the mean, as NT's default)."""
-    window = spatial.check_window("window_shape", window_shape)
-    strides = spatial.check_window("strides", strides, len(window)) if strides is not None else window
-    pads = spatial.pads(window, padding)
-    ns = len(window)
-
-    def _pool(a, nb, both):
-        return spatial.avg_pool(a, nb, window, strides, pads, both=both)
-
-    def init_fn(key, input_shape):
-        out = jax.eval_shape(lambda z: _pool(z, 1, False)[..., None],
-                             jax.ShapeDtypeStruct((1,) + tuple(input_shape[1:-1]), jnp.float32)).shape
-        return (input_shape[0],) + out[1:-1] + (input_shape[-1],), ()
-
-    def apply_fn(params, x):
-        if x.ndim != ns + 2:
-            raise ValueError(f"x: AvgPool{window} expects rank {ns + 2}, got shape {x.shape}")
-        y = jnp.moveaxis(x, -1, 1)
-        return jnp.moveaxis(_pool(y, 2, False), 1, -1)
-
-    def kernel_fn(k: Kernel) -> Kernel:
-        if k.ns != ns:
-            raise ValueError(f"x: AvgPool{window} needs {ns} spatial axes, got {k.ns}")
-        size = k.nngp.shape[2:2 + ns]
-        if padding == "VALID" and any(n < w for n, w in zip(size, window)):
-            raise ValueError(f"x: AvgPool{window} (VALID) needs spatial size >= window, got {size}")
-        return spatial.map_kernel(lambda a, nb: _pool(a, nb, True), k, pack=True)
-
-    return Layer(init_fn, apply_fn, kernel_fn)
-
-
-def GlobalAvgPool() -> Layer:
-    """Mean over all spatial positions; the kernel is averaged over all position pairs."""
-
-    def init_fn(key, input_shape):
-        return (input_shape[0], input_shape[-1]), ()
-
-    def apply_fn(params, x):
-        return jnp.mean(x, axis=tuple(range(1, x.ndim - 1)))
-
-    def kernel_fn(k: Kernel) -> Kernel:
-        if k.ns == 0:
-            raise ValueError("x: GlobalAvgPool needs inputs with spatial axes (n, *spatial, channels); "
-                             "the input to this layer has none (after Flatten/GlobalAvgPool or 2-d input)")
-        return spatial.map_kernel(spatial.mean_spatial, k, pack=True)._replace(ns=0)
-
-    return Layer(init_fn, apply_fn, kernel_fn)
-
-
-def Flatten() -> Layer:
-    """Flatten ``(n, *s, C) -> (n, |s|·C)``; kernel = mean of the spatial diagonal (NT ``Flatten``)."""
-
-    def init_fn(key, input_shape):
-        return (input_shape[0], math.prod(input_shape[1:])), ()
-
-    def apply_fn(params, x):
-        return x.reshape(x.shape[0], -1)
-
-    def kernel_fn(k: Kernel) -> Kernel:
-        f = lambda a, nb: spatial.diag_mean(a, nb, k.ns)  # noqa: E731
-        positions = math.prod(k.nngp.shape[2:2 + k.ns])
-        return spatial.map_kernel(f, k)._replace(ns=0, channels=k.channels * positions)
-
-    return Layer(init_fn, apply_fn, kernel_fn)
-
-
 # -- activations (thin wrappers over sims.kernels.activations) --------------------------------------
 
 Relu, ABRelu, LeakyRelu, Abs = _act.Relu, _act.ABRelu, _act.LeakyRelu, _act.Abs
-Erf, Sin, Gelu, Monomial = _act.Erf, _act.Sin, _act.Gelu, _act.Monomial
+Erf, Sigmoid_like, Sin, Cos, Rbf = _act.Erf, _act.Sigmoid_like, _act.Sin, _act.Cos, _act.Rbf
+Exp, Gaussian, Gelu, Monomial = _act.Exp, _act.Gaussian, _act.Gelu, _act.Monomial
 Hermite, ElementwiseHermite, ExpNormalized = _act.Hermite, _act.ElementwiseHermite, _act.ExpNormalized
 
 
 # -- serial and the input kernel --------------------------------------------------------------------
 
-def _input_kernel(x1, x2, *, ntk: bool = True) -> Kernel:
+def _input_kernel(x1, x2, *, ntk: bool = True, x1_is_x2=False, pattern=None) -> Kernel:
     cross, s1, s2 = spatial.input_covariances(x1, x2)
     return Kernel(cross, jnp.zeros_like(cross) if ntk else None, s1, s2, x1.ndim - 2, x1.shape[-1],
-                  (x1, x2))
+                  (x1, x2), is_gaussian=False, x1_is_x2=x1_is_x2, pattern=pattern)
 
 
 def _validate(x, name):
@@ -302,57 +205,103 @@ def _validate(x, name):
     if x.dtype != jnp.float64:
         raise TypeError(f"{name} must be float64 (enable jax_enable_x64 at the entry point), "
                         f"got {x.dtype}")
-    # concrete inputs only: under jit a traced x cannot be inspected (numpy constants still can)
-    if isinstance(x, np.ndarray):
-        finite = bool(np.all(np.isfinite(x)))
-    elif isinstance(x, jax.core.Tracer):
+    # concrete inputs only: a traced x (under jit) cannot be converted, so it is not inspected
+    try:
+        finite = bool(np.all(np.isfinite(np.asarray(x))))
+    except jax.errors.TracerArrayConversionError:
         finite = True
-    else:
-        with jax.ensure_compile_time_eval():
-            finite = bool(jnp.all(jnp.isfinite(x)))
     if not finite:
         raise ValueError(f"{name} contains non-finite values (NaN or inf)")
 
 
-def serial(*layers: Layer) -> tuple[Callable, Callable, Callable]:
-    """Compose layers: ``(init_fn, apply_fn, kernel_fn)``.
+def _is_state(k):
+    """A kernel state: a :class:`Kernel` or a (nested) non-empty list of them."""
+    if isinstance(k, Kernel):
+        return True
+    return isinstance(k, list) and bool(k) and all(_is_state(b) for b in k)
 
-    ``kernel_fn(x1, x2=None, get=None)``: ``get`` in ``'nngp'``, ``'ntk'``, a tuple of those
-    (returns the ``NNGPNTK`` namedtuple) or ``None`` (the final :class:`Kernel`).  Jittable with
-    ``static_argnames='get'``.
+
+def _clear_inputs(k):
+    if isinstance(k, list):
+        return [_clear_inputs(b) for b in k]
+    return k._replace(inputs=None)
+
+
+def serial(*layers: Layer) -> Layer:
+    """Compose layers: a :class:`Layer` ``(init_fn, apply_fn, kernel_fn)`` (unpacks as a triple).
+
+    ``kernel_fn(x1, x2=None, get=None, *, pattern=None)``: ``get`` in ``'nngp'``, ``'ntk'``, a tuple
+    of those (returns the ``NNGPNTK`` namedtuple) or ``None`` (the final :class:`Kernel`);
+    ``pattern=(A1, A2)`` for ``Aggregate``.  Jittable with ``static_argnames='get'``.  Called on a
+    :class:`Kernel` (or a list of them) instead of arrays it is a layer of an enclosing network.
+
+    ``apply_fn(params, x, **kwargs)``: ``rng=key`` (split over the layers, for ``Dropout``),
+    ``pattern=A`` (``Aggregate``).
     """
     for i, layer in enumerate(layers):
         if not isinstance(layer, Layer):
             raise TypeError(f"layers[{i}] must be a Layer (call it: stax.Relu()), got {layer!r}")
+    n = len(layers)
 
     def init_fn(key, input_shape):
         params = []
-        shape = tuple(input_shape)
-        for layer, k in zip(layers, jax.random.split(key, max(len(layers), 1))):
+        shape = input_shape if isinstance(input_shape, list) else tuple(input_shape)
+        for layer, k in zip(layers, jax.random.split(key, max(n, 1))):
             shape, p = layer.init_fn(k, shape)
             params.append(p)
         return shape, tuple(params)
 
-    def apply_fn(params, x):
-        for layer, p in zip(layers, params):
-            x = layer.apply_fn(p, x)
+    def apply_fn(params, x, **kwargs):
+        rng = kwargs.pop("rng", None)
+        rngs = [None] * n if rng is None else list(jax.random.split(rng, max(n, 1)))
+        for layer, p, r in zip(layers, params, rngs):
+            kw = kwargs if r is None else dict(kwargs, rng=r)
+            x = apply_layer(layer, p, x, kw)
         return x
 
-    def kernel_fn(x1, x2=None, get=None):
+    def propagate(k):
+        for layer in layers:
+            k = _clear_inputs(layer.kernel_fn(k))
+        return k
+
+    def arrays_fn(x1, x2, pattern, get, same):
+        names = _get_names(get)
+        if same:
+            x2, x1_is_x2 = x1, True
+        else:
+            x1_is_x2 = False if x2.shape != x1.shape else jnp.all(jnp.abs(x1 - x2) < 1e-12)
+        k = _input_kernel(x1, x2, ntk=names is None or "ntk" in names, x1_is_x2=x1_is_x2,
+                          pattern=pattern)
+        k = propagate(k)
+        if isinstance(k, list):
+            raise ValueError("the network ends with several branches; merge them with FanInSum or "
+                             "FanInConcat")
+        return _select(k, get)
+
+    # one compiled program per (shapes, get): un-jitted first calls were op-by-op (~5-10x slower)
+    jitted = jax.jit(arrays_fn, static_argnames=("get", "same"))
+
+    def kernel_fn(x1, x2=None, get=None, *, pattern=None):
+        if _is_state(x1):  # used as a layer of an enclosing network
+            return propagate(x1)
         _validate(x1, "x1")
+        same = x2 is None
         if x2 is not None:
             _validate(x2, "x2")
             if x2.shape[1:] != x1.shape[1:]:
                 raise ValueError(f"x2 must have per-example shape {x1.shape[1:]} like x1, got {x2.shape}")
-        names = _get_names(get)
+        _get_names(get)
+        get = get if get is None or isinstance(get, str) else tuple(get)
+        if pattern is not None:
+            p1, p2 = pattern if isinstance(pattern, tuple) else (pattern, None)
+            pattern = (jnp.asarray(p1), jnp.asarray(p1 if p2 is None else p2))
         x1 = jnp.asarray(x1)
-        k = _input_kernel(x1, x1 if x2 is None else jnp.asarray(x2),
-                          ntk=names is None or "ntk" in names)
-        for layer in layers:
-            k = layer.kernel_fn(k)._replace(inputs=None)
-        return _select(k, get)
+        x2 = None if same else jnp.asarray(x2)
+        if get is None:  # the full Kernel state has python fields (ns, channels): not a jit output
+            return arrays_fn(x1, x2, pattern, get, same)
+        return jitted(x1, x2, pattern, get=get, same=same)
 
-    return init_fn, apply_fn, kernel_fn
+    return Layer(init_fn, apply_fn, kernel_fn)
 
 
 def _get_names(get):
@@ -375,14 +324,16 @@ def _select(k: Kernel, get):
     return tuple(getattr(k, g) for g in names)
 
 
+# -- architectures from one description ------------------------------------------------------------
+
 def Myrtle(depth: int = 5, *, width: int = 256, W_std: float = 2 ** 0.5, b_std: float | None = None,
            activation: Callable[[], Layer] | None = None, out_dim: int = 10):
     """Myrtle-5/7/10 CNN (Shankar et al. 2020, arXiv:2003.02237; the CNTK of Han et al. 2022, §6).
 
-    ``[Conv(3×3, SAME)-act]×n0, AvgPool(2), [Conv-act]×n1, AvgPool(2), [Conv-act]×n2, AvgPool(2)×3,
-    Flatten, Dense(out_dim)`` with ``(n0, n1, n2) = {5: (2,1,1), 7: (2,2,2), 10: (3,3,3)}``
-    (insuhan/ntk_activations ``examples/myrtle5_cntk_regression.py``).  Needs 32×32 inputs for the
-    three final pools (smaller inputs raise a shape error from ``AvgPool``).
+    ``[Conv(3×3, SAME)-act]×n0, AvgPool(2, 2), [Conv-act]×n1, AvgPool(2, 2), [Conv-act]×n2,
+    AvgPool(2, 2)×3, Flatten, Dense(out_dim)`` with ``(n0, n1, n2) = {5: (2,1,1), 7: (2,2,2),
+    10: (3,3,3)}`` (insuhan/ntk_activations ``examples/myrtle5_cntk_regression.py``; pools of
+    stride 2).  Needs 32×32 inputs for the three final pools (smaller inputs raise a shape error).
     """
     layout = {5: (2, 1, 1), 7: (2, 2, 2), 10: (3, 3, 3)}
     if depth not in layout:
@@ -392,5 +343,38 @@ def Myrtle(depth: int = 5, *, width: int = 256, W_std: float = 2 ** 0.5, b_std: 
     for i, n in enumerate(layout[depth]):
         for _ in range(n):
             blocks += [Conv(width, (3, 3), padding="SAME", W_std=W_std, b_std=b_std), act()]
-        blocks += [AvgPool((2, 2))] * (1 if i < 2 else 3)
+        blocks += [AvgPool((2, 2), strides=(2, 2))] * (1 if i < 2 else 3)
     return serial(*blocks, Flatten(), Dense(out_dim, W_std=W_std, b_std=b_std))
+
+
+def WideResnet(*, block_size: int = 2, k: int = 1, num_classes: int = 10, W_std: float = 1.0,
+               b_std: float | None = 0.0, activation: Callable[[], Layer] | None = None,
+               readout: str = "gap") -> Layer:
+    """WideResNet (Zagoruyko & Komodakis 2016) from one description, as neural-tangents' README example.
+
+    ``Conv(16, 3×3) - group(16k, stride 1) - group(32k, stride 2) - group(64k, stride 2) -
+    (GlobalAvgPool | AvgPool(2×2, stride 2)-Flatten) - Dense(num_classes)``; a group is
+    ``block_size`` blocks ``FanOut(2) - parallel(act-Conv-act-Conv, shortcut) - FanInSum``, the first
+    block's shortcut a strided ``Conv`` and the others ``Identity``.  All convs 3×3 SAME.
+    """
+    _check_out("block_size", block_size)
+    _check_out("k", k)
+    if readout not in ("gap", "flatten"):
+        raise ValueError(f"readout must be 'gap' or 'flatten', got {readout!r}")
+    act = activation or Relu
+
+    def conv(c, strides=(1, 1)):
+        return Conv(c, (3, 3), strides=strides, padding="SAME", W_std=W_std, b_std=b_std)
+
+    def block(c, strides, mismatch):
+        main = serial(act(), conv(c, strides), act(), conv(c))
+        short = conv(c, strides) if mismatch else Identity()
+        return [FanOut(2), parallel(main, short), FanInSum()]
+
+    layers = [conv(16)]
+    for c, s in ((16 * k, (1, 1)), (32 * k, (2, 2)), (64 * k, (2, 2))):
+        layers += block(c, s, True)
+        for _ in range(block_size - 1):
+            layers += block(c, (1, 1), False)
+    tail = [GlobalAvgPool()] if readout == "gap" else [AvgPool((2, 2), strides=(2, 2)), Flatten()]
+    return serial(*layers, *tail, Dense(num_classes, W_std=W_std, b_std=b_std))

@@ -172,31 +172,43 @@ def Conv(filter_shape: Sequence[int], *, padding: str = "VALID", strides: Sequen
 # -- pooling / reshaping ---------------------------------------------------------------------------
 
 def AvgPool(window_shape: Sequence[int], *, strides: Sequence[int] | None = None,
-            padding: str = "VALID") -> Layer:
-    """Average pooling of the features (exact; zero padding counts in the mean, as ``stax.AvgPool``)."""
+            padding: str = "VALID", normalize_edges: bool = False) -> Layer:
+    """Average pooling of the features (exact), with ``stax.AvgPool``'s (neural-tangents') semantics.
+
+    ``strides=None`` is stride 1; ``'SAME'`` is XLA's stride-dependent padding; ``normalize_edges``
+    divides by the number of non-padded positions.  Pooling features pools the kernel the same way.
+    """
     window = tuple(_check_pos_int("window_shape", w) for w in window_shape)
-    strides = tuple(_check_pos_int("strides", s) for s in strides) if strides is not None else window
-    if padding == "VALID":
-        pads = [(0, 0)] * len(window)
-    elif padding == "SAME":
-        pads = [((w - 1) // 2, w // 2) for w in window]        # the padding stax.AvgPool uses
-    else:
+    strides = tuple(_check_pos_int("strides", s) for s in strides) if strides is not None \
+        else (1,) * len(window)
+    if padding not in ("VALID", "SAME"):
         raise ValueError(f"padding must be 'SAME' or 'VALID', got {padding!r}")
     ns = len(window)
 
+    def _pads(size):
+        if padding == "VALID":
+            return [(0, 0)] * ns
+        from sims.kernels.spatial import same_pad
+        return [same_pad(n, w, s) for n, w, s in zip(size, window, strides)]
+
     def pool(a):
+        size = a.shape[1:1 + ns]
+        pads = _pads(size)
         s = jax.lax.reduce_window(a, 0.0, jax.lax.add, (1,) + window + (1,), (1,) + strides + (1,),
                                   [(0, 0)] + pads + [(0, 0)])
+        if normalize_edges and padding == "SAME":
+            c = jax.lax.reduce_window(jnp.ones(size), 0.0, jax.lax.add, window, strides, pads)
+            return s / c[None, ..., None]
         return s / math.prod(window)
 
     def init_fn(key, sh: Shape):
         _check_rank(sh, ns, f"AvgPool{window}")
-        return Shape(_out_sizes(sh.spatial, window, strides, pads), sh.nngp, sh.ntk), ()
+        return Shape(_out_sizes(sh.spatial, window, strides, _pads(sh.spatial)), sh.nngp, sh.ntk), ()
 
     def feature_fn(params, f: Features) -> Features:
         if f.nngp.ndim != ns + 2:
             raise ValueError(f"x: AvgPool{window} needs {ns} spatial axes, got features {f.nngp.shape}")
-        _out_sizes(f.nngp.shape[1:1 + ns], window, strides, pads)
+        _out_sizes(f.nngp.shape[1:1 + ns], window, strides, _pads(f.nngp.shape[1:1 + ns]))
         return Features(pool(f.nngp), pool(f.ntk))
 
     return Layer(init_fn, feature_fn)

@@ -99,7 +99,7 @@ def Myrtle(depth: int = 5, *, m: int, degree: int = 8, W_std: float = 2 ** 0.5, 
         for _ in range(n):
             blocks += [L.Conv((3, 3), padding="SAME", W_std=W_std, b_std=b_std),
                        L.Relu(m=m, method=method, degree=degree)]
-        blocks += [L.AvgPool((2, 2))] * (1 if i < 2 else 3)
+        blocks += [L.AvgPool((2, 2), strides=(2, 2))] * (1 if i < 2 else 3)
     return serial(*blocks, L.Flatten(), L.Dense(W_std=W_std, b_std=b_std))
 
 
