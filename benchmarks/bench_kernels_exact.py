@@ -147,11 +147,53 @@ def bench(name, layers, x, n_act, gram, repeats):
     return rows
 
 
+def bench_empirical(widths=(64, 256, 1024), ns=(8, 32), repeats: int = 3):
+    """``--empirical``: wall time of the three empirical-NTK methods (Novak et al. 2022) vs width and n.
+
+    FC net ``Dense(w)-Relu-Dense(w)-Relu-Dense(1)`` on d = 32 inputs, float64, jitted, median of
+    ``repeats`` calls after one compile call; the ``n × n`` kernel of ``x`` with itself.  The paper's
+    claim for FCNs: Jacobian contraction costs ``O(n² k P)`` with ``P ~ w²`` parameters, structured
+    derivatives ``O(n² k w·L)`` plus ``n`` Jacobians of the pre-activations, so their ratio grows
+    ~linearly with the width ``w``.
+    """
+    import time
+    from sims.kernels.empirical_ntk import IMPLEMENTATIONS, empirical_ntk_fn
+
+    rng = np.random.default_rng(0)
+    rows = []
+    for w in widths:
+        init_fn, apply_fn, _ = stax.serial(stax.Dense(w, W_std=1.5, b_std=0.1), stax.Relu(),
+                                           stax.Dense(w, W_std=1.5, b_std=0.1), stax.Relu(),
+                                           stax.Dense(1, W_std=1.5))
+        for n in ns:
+            x = jnp.asarray(rng.normal(size=(n, 32)))
+            _, params = init_fn(jax.random.key(0), x.shape)
+            times = {}
+            for impl in IMPLEMENTATIONS:
+                fn = empirical_ntk_fn(apply_fn, implementation=impl)
+                fn(x, None, params).block_until_ready()
+                ts = []
+                for _ in range(repeats):
+                    t0 = time.perf_counter()
+                    fn(x, None, params).block_until_ready()
+                    ts.append(time.perf_counter() - t0)
+                times[impl] = float(np.median(ts))
+            rows.append((w, n, times))
+            print(f"width {w:5d} n {n:4d}  " + "  ".join(f"{k} {v * 1e3:9.2f} ms" for k, v in times.items())
+                  + f"  jacobian/structured {times['jacobian'] / times['structured']:.1f}x")
+    return rows
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--full", action="store_true", help="bigger n")
     ap.add_argument("--repeats", type=int, default=7)
+    ap.add_argument("--empirical", action="store_true",
+                    help="time the three empirical-NTK implementations vs width and n instead")
     args = ap.parse_args(argv)
+    if args.empirical:
+        bench_empirical(widths=(64, 256, 1024, 2048) if args.full else (64, 256, 1024))
+        return
     rng = np.random.default_rng(0)
     n_fc, n_cv = (4000, 96) if args.full else (1500, 48)
     print(f"jax {jax.__version__}, backend {jax.default_backend()}, float64, medians of {args.repeats} "

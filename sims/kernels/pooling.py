@@ -73,7 +73,7 @@ def AvgPool(window_shape: Sequence[int], *, strides: Sequence[int] | None = None
         nsides = 2 if both else 1
         dims = (1,) * nb + window * nsides
         strd = (1,) * nb + strides * nsides
-        s = jax.lax.reduce_window(a, jnp.zeros((), a.dtype), jax.lax.add, dims, strd,
+        s = jax.lax.reduce_window(a, 0.0, jax.lax.add, dims, strd,
                                   [(0, 0)] * nb + pads * nsides)
         if not norm_edges:
             return s / math.prod(window) ** nsides

@@ -188,7 +188,7 @@ def avg_pool(a, nb, window, strides, padding_pairs, *, both: bool):
     dims = (1,) * nb + tuple(window) * nsides
     strd = (1,) * nb + tuple(strides) * nsides
     pad = [(0, 0)] * nb + list(padding_pairs) * nsides
-    s = jax.lax.reduce_window(a, jnp.zeros((), a.dtype), jax.lax.add, dims, strd, pad)
+    s = jax.lax.reduce_window(a, 0.0, jax.lax.add, dims, strd, pad)
     return s / math.prod(window) ** nsides
 
 

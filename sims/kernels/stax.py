@@ -110,6 +110,10 @@ def Dense(out_dim: int, *, W_std: float = 1.0, b_std: float | None = None,
             return x @ w + (0.0 if b_std is None else b)
         return W_std / math.sqrt(w.shape[0]) * (x @ w) + (0.0 if b_std is None else b_std * b)
 
+    # structure for the structured-derivatives empirical NTK (sims.kernels.empirical_ntk)
+    apply_fn.structure = {"kind": "dense", "W_std": W_std, "b_std": b_std,
+                          "parameterization": parameterization}
+
     def kernel_fn(k: Kernel) -> Kernel:
         return _affine_kernel(k, lambda a, nb: a, k.channels, out_dim, W_std, b_std, parameterization)
 
@@ -158,6 +162,10 @@ def Conv(out_chan: int, filter_shape: Sequence[int], *, strides: Sequence[int] |
         if parameterization == "standard":
             return y + (0.0 if b_std is None else b)
         return W_std / math.sqrt(fsize * w.shape[-2]) * y + (0.0 if b_std is None else b_std * b)
+
+    apply_fn.structure = {"kind": "conv", "W_std": W_std, "b_std": b_std,
+                          "parameterization": parameterization, "filter_shape": filter_shape,
+                          "strides": strides, "padding": padding, "dn": dn}
 
     def kernel_fn(k: Kernel) -> Kernel:
         if k.ns != ns:
@@ -258,6 +266,8 @@ def serial(*layers: Layer) -> Layer:
             kw = kwargs if r is None else dict(kwargs, rng=r)
             x = apply_layer(layer, p, x, kw)
         return x
+
+    apply_fn.layers = layers  # read by the structured-derivatives empirical NTK
 
     def propagate(k):
         for layer in layers:
