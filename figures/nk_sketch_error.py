@@ -104,10 +104,10 @@ def _nets(name, m):
         return sk, kf, lambda s: _fc_inputs(s, 32, 16)
     if name == "cntk_relu_rf":
         sk = sketch.serial(sketch.Conv((3, 3), padding="SAME", W_std=1.4, b_std=0.1), sketch.Relu(m=m),
-                           sketch.AvgPool((2, 2)), sketch.Conv((3, 3), padding="SAME", W_std=1.4),
+                           sketch.AvgPool((2, 2), strides=(2, 2)), sketch.Conv((3, 3), padding="SAME", W_std=1.4),
                            sketch.Relu(m=m), sketch.GlobalAvgPool(), sketch.Dense())
         kf = stax.serial(stax.Conv(1, (3, 3), padding="SAME", W_std=1.4, b_std=0.1), stax.Relu(),
-                         stax.AvgPool((2, 2)), stax.Conv(1, (3, 3), padding="SAME", W_std=1.4), stax.Relu(),
+                         stax.AvgPool((2, 2), strides=(2, 2)), stax.Conv(1, (3, 3), padding="SAME", W_std=1.4), stax.Relu(),
                          stax.GlobalAvgPool(), stax.Dense(1))[2]
         return sk, kf, lambda s: np.random.default_rng([s, 42]).normal(size=(16, 6, 6, 3))
     raise ValueError(f"net must be one of {NETS}, got {name!r}")

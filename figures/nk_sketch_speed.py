@@ -134,9 +134,9 @@ def conv_net(*, blocks: int = 2, act: str = "relu", m: int = 256, method: str = 
     ex, sk = [], []
     for _ in range(blocks):
         ex += [stax.Conv(1, (3, 3), padding="SAME", W_std=W_std), exact_act(act),
-               stax.AvgPool((2, 2))]
+               stax.AvgPool((2, 2), strides=(2, 2))]
         sk += [sketch.Conv((3, 3), padding="SAME", W_std=W_std),
-               sketch_act(act, m=m, method=method, degree=degree), sketch.AvgPool((2, 2))]
+               sketch_act(act, m=m, method=method, degree=degree), sketch.AvgPool((2, 2), strides=(2, 2))]
     ex += [stax.Flatten(), stax.Dense(1, W_std=W_std)]
     sk += [sketch.Flatten(), sketch.Dense(W_std=W_std)]
     return stax.serial(*ex)[2], sketch.serial(*sk)
