@@ -198,7 +198,7 @@ def plot(data, cfg):
         if y is acc:
             ax.axhline(phi, color="gray", ls="-.", lw=1, label=f"Phi(lam/sqrt d) = {phi:.1f}")
         else:
-            _gf_band(ax, b_gf, ms=5, label=f"gradient flow b_GF(T): mean +- sd, seeds at eta=0")
+            _gf_band(ax, b_gf, ms=5, label="gradient flow b_GF(T): mean +- sd, seeds at eta=0")
         ax.set(xlabel="learning rate eta", ylabel=lab, title=title, xlim=(0, eta.max() * 1.03))
         ins = ax.inset_axes([0.55, 0.45, 0.42, 0.4] if y is b else [0.55, 0.08, 0.42, 0.4])
         _band(ins, eta[inset], y[:, inset], div[:, inset], "C0", ms=2)

@@ -130,7 +130,6 @@ def test_cnn_gd_converges_to_patchwise_uniform(rng):
     x = rng.standard_normal((n, p, d))
     y = np.where(rng.random(n) < 0.5, -1.0, 1.0)
     r = run_bn(x, y, rng.standard_normal(d) / np.sqrt(d), eta=0.05, steps=1_000_000, per_decade=2)
-    z = np.sign(r["gamma"][-1]) * patch_margins(r["w"][-1], x, y)
     dev = np.max(np.abs(np.sign(r["gamma"])[:, None, None] * patch_margins(r["w"], x, y) - 1.0),
                  axis=(-2, -1))
     # on this draw convergence is slow (~10x per decade late on): monotone, < 1e-3 at 1e6

@@ -1,6 +1,5 @@
 """The figure machinery: sweeps resume, runs cache, files are atomic, the CLI answers."""
 import json
-import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np

@@ -24,7 +24,7 @@ import numpy as np
 import pytest
 from scipy.spatial.distance import cdist
 
-from sims.sharding import gather, kernel_mesh, sharded_kernel
+from sims.sharding import gather, sharded_kernel
 
 ROOT = Path(__file__).resolve().parents[1]
 RTOL = 1e-12
