@@ -55,8 +55,22 @@ def _cmd_list(args: argparse.Namespace) -> int:
         secs = f" (~{fig.expected_seconds:.0f} s on 2 CPU cores)" if fig.expected_seconds else ""
         print(f"{fig.name}: {fig.title}{secs}\n    {fig.paper}")
         for c in fig.claims:
-            print(f"    - {c.id}: {c.statement}  [claimed: {c.claimed}]")
+            print(f"    - {c.id}: {c.statement}  [claimed: {c.text}]")
+            if args.controls:
+                _print_controls(fig, c)
     return 0
+
+
+def _print_controls(fig, claim) -> None:
+    from figures.core.controls import falsifiable, run_controls
+
+    cfg = fig.resolve_config()
+    res = run_controls(claim, cfg, figure_check=fig.check)
+    for r in res:
+        mark = "ok" if r["ok"] else "WRONG"
+        print(f"        control {r['name']!r}: expect {r['expect']}, got {r['verdict']} ({mark})")
+    if not falsifiable(res):
+        print("        UNFALSIFIABLE: no negative control of this claim FAILs")
 
 
 def _parse_set(items: Sequence[str]) -> dict:
@@ -210,6 +224,8 @@ def build_parser() -> argparse.ArgumentParser:
     ls = sub.add_parser("list", help="figures and the claims each checks")
     ls.add_argument("files", nargs="*", metavar="FILE.py",
                     help="also list the figures of these files")
+    ls.add_argument("--controls", action="store_true",
+                    help="run each claim's negative/positive controls and show their verdicts")
     ls.set_defaults(fn=_cmd_list, needs_x64=False)
     r = sub.add_parser("run", help="regenerate figures and check their claims")
     r.add_argument("names", nargs="*", help="figure names, shell patterns (bn_*) or .py files")
@@ -247,7 +263,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     try:
         args = build_parser().parse_args(argv)
-        if getattr(args, "needs_x64", True):
+        if getattr(args, "needs_x64", True) or getattr(args, "controls", False):
             _enable_x64()
         return int(args.fn(args))
     except UsageError as e:

@@ -83,6 +83,40 @@ class RunContext:
 
 
 @dataclasses.dataclass(frozen=True)
+class SeedPlan:
+    """Seeds until decisive: a sequential design for claims whose interval straddles the band.
+
+    The runner starts from the config's ``key`` (the number of seeds) and, while any claim in
+    ``claims`` is INCONCLUSIVE because its interval straddles its band's edge, adds ``step``
+    seeds and re-checks, up to ``max_seeds`` in all.  The stopping rule is therefore: stop at
+    the first decisive verdict (PASS or FAIL) of every listed claim, or when the budget is
+    spent; the report states the seeds used and why it stopped, so INCONCLUSIVE means "the
+    budget was not enough".  Repeated looks at the data widen nothing here: the intervals are
+    95 % intervals at each look, so a reader should treat a verdict reached after several
+    looks with the corresponding (Bonferroni: ``looks`` x 5 %) error budget, reported.
+
+    Sweep points are stored per seed, so added seeds are the only new work: ``key`` must only
+    select *which* seeds run, never change what one seed computes.
+    """
+
+    key: str
+    claims: tuple[str, ...]
+    step: int
+    max_seeds: int
+
+    def validate(self, fig: "Figure") -> None:
+        if self.key not in fig.config:
+            raise ValueError(f"Figure {fig.name!r}: seed_plan.key {self.key!r} is not a config key")
+        ids = {c.id for c in fig.claims}
+        unknown = set(self.claims) - ids
+        if unknown:
+            raise ValueError(f"Figure {fig.name!r}: seed_plan names unknown claims {sorted(unknown)}")
+        if self.step < 1 or self.max_seeds < int(fig.config[self.key]):
+            raise ValueError(f"Figure {fig.name!r}: seed_plan needs step >= 1 and max_seeds >= "
+                             f"the default {self.key}={fig.config[self.key]}")
+
+
+@dataclasses.dataclass(frozen=True)
 class Figure:
     """Declaration of one paper figure and the claims it checks.
 
@@ -110,6 +144,8 @@ class Figure:
         Admissible values of config keys for ``--set`` (see :mod:`figures.core.config`):
         ``{key: (lo, hi)}`` (inclusive, ``None`` = open) or ``{key: {allowed, values}}``.
         Keys without a bound keep the default's type and sign.
+    seed_plan
+        Optional :class:`SeedPlan`: add seeds while the named claims straddle their bands.
     validate
         Optional ``validate(config)`` raising ``ValueError`` for combinations the bounds
         cannot express (e.g. ``show_ipc`` must be one of ``budgets``); run before compute.
@@ -121,15 +157,24 @@ class Figure:
     claims: tuple[Claim, ...]
     config: Mapping[str, Any]
     compute: Callable[[dict[str, Any], RunContext], Mapping[str, Any]]
-    check: Callable[[Mapping[str, np.ndarray], dict[str, Any]], Sequence[ClaimResult]]
     plot: Callable[[Mapping[str, np.ndarray], dict[str, Any]], Any]
+    check: Callable[[Mapping[str, np.ndarray], dict[str, Any]], Sequence[ClaimResult]] | None = None
     quick: Mapping[str, Any] = dataclasses.field(default_factory=dict)
     version: int = 1
     expected_seconds: float | None = None
     bounds: Mapping[str, Any] = dataclasses.field(default_factory=dict)
     validate: Callable[[dict[str, Any]], None] | None = None
+    seed_plan: "SeedPlan | None" = None
 
     def __post_init__(self) -> None:
+        if self.check is None:
+            undeclared = [c.id for c in self.claims if c.measure is None]
+            if undeclared:
+                raise ValueError(f"Figure {self.name!r}: without a `check`, every claim needs a "
+                                 f"`measure`; missing for {undeclared}")
+            object.__setattr__(self, "check", self._declared_check)
+        if self.seed_plan is not None:
+            self.seed_plan.validate(self)
         if not self.name.isidentifier():
             raise ValueError(f"Figure name must be an identifier, got {self.name!r}")
         unknown = set(self.quick) - set(self.config)
@@ -141,6 +186,10 @@ class Figure:
         ids = [c.id for c in self.claims]
         if len(set(ids)) != len(ids):
             raise ValueError(f"Figure {self.name!r}: duplicate claim ids {ids}")
+
+    def _declared_check(self, data: Mapping[str, np.ndarray], config: dict[str, Any]) -> list[ClaimResult]:
+        """The engine's check: every claim's ``measure`` against its band."""
+        return [c.check(data, config) for c in self.claims]
 
     def resolve_config(self, *, quick: bool = False, seed: int = 0, **overrides: Any) -> dict[str, Any]:
         """Defaults, then quick overrides, then explicit overrides; ``seed`` included.

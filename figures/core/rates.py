@@ -139,13 +139,27 @@ def _fit_features(
                 continue
             boots[b] = _ols(phi[idx], y[idx])[1]
             b += 1
+    lo, hi = _percentile_ci(sign * boots, ci)
+    rms, r2, aic = _goodness(y, float(np.sum(resid**2)), n_params=2)
+    return sign * slope, (lo, hi), icpt, rms, r2, aic, method
+
+
+def _percentile_ci(boots: np.ndarray, ci: float) -> tuple[float, float]:
+    """Percentile bootstrap interval; unbounded if any resample could not be fitted (NaN)."""
+    boots = np.asarray(boots, float)
+    if np.any(~np.isfinite(boots)):
+        return -np.inf, np.inf
     alpha = (1 - ci) / 2
-    lo, hi = np.quantile(sign * boots, [alpha, 1 - alpha])
-    rss = float(np.sum(resid**2))
+    lo, hi = np.quantile(boots, [alpha, 1 - alpha])
+    return float(lo), float(hi)
+
+
+def _goodness(y: np.ndarray, rss: float, *, n_params: int) -> tuple[float, float, float]:
+    """``(rms log residual, R^2, AIC)`` of a least-squares fit of ``y`` with ``n_params``."""
+    n = y.size
     tss = float(np.sum((y - y.mean()) ** 2))
-    aic = n * np.log(max(rss, 1e-300) / n) + 2 * 2
-    return sign * slope, (float(lo), float(hi)), icpt, float(np.sqrt(rss / n)), \
-        (1 - rss / tss if tss > 0 else 1.0), float(aic), method
+    aic = n * np.log(max(rss, 1e-300) / n) + 2 * n_params
+    return float(np.sqrt(rss / n)), (1 - rss / tss if tss > 0 else 1.0), float(aic)
 
 
 def fit_law(
@@ -381,19 +395,61 @@ def fit_nonlinear(
                               else _power_floor(tb, yb))[0])
         except ValueError:
             boots.append(np.nan)  # an edge optimum in a resample widens the CI to infinity
-    boots = np.asarray(boots)
-    alpha = (1 - ci) / 2
-    if np.any(~np.isfinite(boots)):
-        lo, hi = -np.inf, np.inf
-    else:
-        lo, hi = np.quantile(boots, [alpha, 1 - alpha])
-    rss = est[-1]
-    tss = float(np.sum((y - y.mean()) ** 2))
-    aic = n * np.log(max(rss, 1e-300) / n) + 2 * 3
+    lo, hi = _percentile_ci(np.asarray(boots), ci)
+    rms, r2, aic = _goodness(y, est[-1], n_params=3)
     method = f"seeds (n={n_seeds})" if n_seeds > 1 else f"points (n={n})"
-    return FitResult(law.name, law.formula, float(rate), (float(lo), float(hi)), float(est[2]),
-                     float(np.sqrt(rss / n)), 1 - rss / tss if tss > 0 else 1.0, float(aic),
+    return FitResult(law.name, law.formula, float(rate), (lo, hi), float(est[2]), rms, r2, aic,
                      (float(tt[0]), float(tt[-1])), int(tt.size), n_seeds, method, ci)
+
+
+def fit_exponent_slope(
+    t: Sequence[float],
+    e: Sequence[float] | np.ndarray,
+    *,
+    t_range: tuple[float, float] | None = None,
+    floor: float | None = None,
+    rng: np.random.Generator | None = None,
+    n_boot: int = 2000,
+    ci: float = 0.95,
+) -> FitResult:
+    """Slope of the local power exponent ``p(t) = -d log e / d log t`` against ``log t``.
+
+    Fits ``log e = a - b log t - q log^2 t`` by least squares, so ``p(t) = b + 2 q log t``
+    and the returned rate is ``s = dp/d log t = 2q`` with its percentile-bootstrap CI (over
+    seeds, else points).  Every power law ``A t^-a`` has ``s = 0``; ``A exp(-c log^2 t)``
+    has ``s = 2c``; a super-polynomial decay has ``p(t) -> inf``, i.e. ``s > 0`` over any
+    long enough range.  This is the test of a super-polynomial rate that a polynomial
+    cannot pass (arXiv 2306.11680's ``exp(-Omega(log^2 t))``: ``s >= 2c > 0``).
+    """
+    rng = rng if rng is not None else np.random.default_rng(0)
+    tt, logs = _prepare(t, e, t_range=t_range, floor=floor, law=POWER)
+    if tt.size < 4:
+        raise ValueError("fit_exponent_slope: fewer than 4 usable points for a 3-parameter fit")
+    L = np.log(tt)
+    X = np.stack([np.ones_like(L), L, L**2], axis=1)
+
+    def slope(y, rows=slice(None)):
+        coef = np.linalg.lstsq(X[rows], y, rcond=None)[0]
+        return -2.0 * coef[2], coef
+
+    y = logs.mean(axis=0)
+    s, coef = slope(y)
+    n_seeds, n = logs.shape
+    boots = np.empty(n_boot)
+    for b in range(n_boot):
+        if n_seeds > 1:
+            boots[b] = slope(logs[rng.integers(0, n_seeds, n_seeds)].mean(axis=0))[0]
+        else:
+            idx = rng.integers(0, n, n)
+            boots[b] = slope(y[idx], idx)[0] if np.unique(idx).size >= 4 else np.nan
+    if n_seeds == 1:
+        boots = boots[np.isfinite(boots)]
+    lo, hi = _percentile_ci(boots, ci)
+    rms, r2, aic = _goodness(y, float(np.sum((y - X @ coef) ** 2)), n_params=3)
+    method = f"seeds (n={n_seeds})" if n_seeds > 1 else f"points (n={n})"
+    return FitResult("exponent_slope", "A * exp(-b log t - q log(t)**2); s = 2q", float(s),
+                     (lo, hi), float(coef[0]), rms, r2, aic, (float(tt[0]), float(tt[-1])),
+                     int(tt.size), n_seeds, method, ci)
 
 
 def local_rates(t: np.ndarray, e: np.ndarray, law: Law, *, window: int | None = None) -> np.ndarray:

@@ -7,6 +7,7 @@ from typing import Any
 
 from figures.core.atomic import CorruptFile, write_json, write_text
 from figures.core.claims import ClaimResult, Verdict
+from figures.core.controls import falsifiable
 from figures.core.store import read_sidecar, verify_files
 
 
@@ -71,16 +72,52 @@ def _fmt(x: Any) -> str:
     return str(x).replace("|", "\\|").replace("\n", " ")
 
 
+def _band(r: ClaimResult) -> str:
+    if r.band is None:
+        return "—"
+    lo, hi = r.band
+    return f"[{_fmt(float(lo))}, {_fmt(float(hi))}]"
+
+
+def _controls(r: ClaimResult) -> str:
+    if r.controls is None:
+        return "not run"
+    txt = "; ".join(f"{c['name']}: {c['verdict']}{'' if c['ok'] else ' (expected ' + c['expect'] + ')'}"
+                    for c in r.controls)
+    return (txt + "; " if txt else "") + ("" if falsifiable(r.controls) else "**UNFALSIFIABLE**")
+
+
+def _seeds(r: ClaimResult) -> str:
+    parts = []
+    if isinstance(r.uncertainty, dict) and "seeds" in r.uncertainty:
+        parts.append(f"{r.uncertainty['seeds']} seeds")
+    if r.sequential:
+        q = r.sequential
+        parts.append(f"sequential {q['start']}→{q['used']} (max {q['max']}, {q['looks']} looks): "
+                     f"{q['stopped']}")
+    return "; ".join(parts) or "—"
+
+
 def render_markdown(sides: list[dict[str, Any]], rejected: list[dict[str, str]] = ()) -> str:
     counts = {v: 0 for v in Verdict}
+    unf = []
     for s in sides:
         for c in s.get("claims", []):
             counts[Verdict(c["verdict"])] += 1
+            if not falsifiable(c.get("controls")):
+                unf.append(c["claim_id"])
+    unfalsifiable = ", ".join(f"`{u}`" for u in unf) or "none"
     lines = ["# theorylab claims report", "",
              "Every claim a registered figure checks: the claimed form, the measured value with its "
              "uncertainty, the range the fit used, and the verdict.  Choices we made where the paper "
              "is silent are listed under each claim.", "",
-             "Totals: " + ", ".join(f"{v.value} {n}" for v, n in counts.items()), ""]
+             "Totals: " + ", ".join(f"{v.value} {n}" for v, n in counts.items()), "",
+             "The band is the acceptance region of the claimed quantity (the claim text is rendered "
+             "from it); the engine says PASS when the measured interval lies inside it, FAIL when "
+             "outside, INCONCLUSIVE when it straddles an edge or is not finite.  Controls are "
+             "synthetic inputs that violate (must FAIL) or match (must PASS) the claim, run through "
+             "the claim's own check; a claim with no failing control is flagged UNFALSIFIABLE.", "",
+             f"Unfalsifiable claims: {unfalsifiable}", ""]
     stale = [s["figure"] for s in sides if s.get("stale")]
     if stale:
         lines += [f"**Stale:** {', '.join(stale)} were computed from code that differs from the "
@@ -103,16 +140,21 @@ def render_markdown(sides: list[dict[str, Any]], rejected: list[dict[str, str]] 
         if s.get("error"):
             lines += [f"**An error was recorded** ({_fmt(str(s['error']).strip().splitlines()[-1])}); "
                       "see the sidecar.", ""]
-        lines += ["| claim | claimed | measured | uncertainty | fit range | verdict |",
-                  "|---|---|---|---|---|---|"]
+        lines += ["| claim | claimed | band | measured | uncertainty | fit range | seeds | controls "
+                  "| verdict |",
+                  "|---|---|---|---|---|---|---|---|---|"]
         for c in s.get("claims", []):
             r = ClaimResult.from_dict(c)
-            lines.append(f"| {_fmt(r.statement)} | {_fmt(r.claimed)} | {_fmt(r.measured)} | "
-                         f"{_fmt(r.uncertainty)} | {_fmt(r.fit_range)} | **{r.verdict.value}** |")
+            flag = " (added after an earlier FAIL)" if r.added_after_fail else ""
+            lines.append(f"| {_fmt(r.statement)}{flag} | {_fmt(r.claimed)} | {_band(r)} | "
+                         f"{_fmt(r.measured)} | {_fmt(r.uncertainty)} | {_fmt(r.fit_range)} | "
+                         f"{_fmt(_seeds(r))} | {_controls(r)} | **{r.verdict.value}** |")
         lines.append("")
         for c in s.get("claims", []):
             r = ClaimResult.from_dict(c)
             lines.append(f"- `{r.claim_id}` ({r.source}). {r.details}".rstrip())
+            if r.added_after_fail:
+                lines.append(f"  - Added after an earlier FAIL: {r.added_after_fail}")
             if r.choices:
                 lines.append(f"  - Our choices: {r.choices}")
         lines.append("")

@@ -17,8 +17,10 @@ from concurrent.futures import Executor
 from pathlib import Path
 from typing import Any
 
-from figures.core.atomic import CorruptFile, clean_temporaries, read_npz, write_json, write_npz
-from figures.core.claims import ClaimResult, Verdict
+from figures.core.atomic import (CorruptFile, atomic_path, clean_temporaries, read_npz, write_json,
+                                 write_npz)
+from figures.core.claims import ClaimResult, Verdict, straddles
+from figures.core.controls import run_controls
 from figures.core.figure import Figure, RunContext
 from figures.core.lock import directory_lock
 from figures.core.provenance import provenance
@@ -61,6 +63,45 @@ def _check(fig: Figure, data: dict, cfg: dict) -> tuple[list[ClaimResult], str |
     return results, None
 
 
+def with_controls(fig: Figure, claims: list[ClaimResult], cfg: dict) -> list[ClaimResult]:
+    """Attach to each result the verdicts of its claim's controls (see ``figures.core.controls``)."""
+    by_id = {c.id: c for c in fig.claims}
+    out = []
+    for r in claims:
+        claim = by_id.get(r.claim_id)
+        ctl = run_controls(claim, cfg, figure_check=fig.check) if claim is not None else []
+        out.append(dataclasses.replace(r, controls=ctl))
+    return out
+
+
+def _compute_and_check(fig: Figure, cfg: dict, ctx: RunContext, p: dict[str, Path]):
+    """compute → save → check, adding seeds per ``fig.seed_plan`` while a claim straddles."""
+    plan = fig.seed_plan
+    start = cfg[plan.key] if plan else None
+    looks = 0
+    while True:
+        looks += 1
+        data = dict(fig.compute(dict(cfg), ctx))
+        write_npz(p["npz"], data)
+        data = read_npz(p["npz"])  # check and plot see exactly what was saved
+        claims, error = _check(fig, data, cfg)
+        if plan is None or error is not None:
+            return data, claims, error, None
+        open_ = [r.claim_id for r in claims if r.claim_id in plan.claims and straddles(r)]
+        if not open_ or cfg[plan.key] >= plan.max_seeds:
+            break
+        cfg[plan.key] = min(cfg[plan.key] + plan.step, plan.max_seeds)
+    seq = {"key": plan.key, "start": start, "used": cfg[plan.key], "max": plan.max_seeds,
+           "step": plan.step, "looks": looks,
+           "stopped": ("budget spent with " + ", ".join(open_) + " still straddling") if open_
+           else "every planned claim decisive",
+           "rule": f"add {plan.step} seeds while a planned claim's interval straddles its band, "
+                   f"up to {plan.max_seeds}"}
+    claims = [dataclasses.replace(r, sequential=seq) if r.claim_id in plan.claims else r
+              for r in claims]
+    return data, claims, None, seq
+
+
 def _plot(fig: Figure, data: dict, cfg: dict, p: dict[str, Path]) -> str | None:
     """Draw and save PNG + PDF; the traceback if plotting failed (old pictures removed)."""
     import matplotlib
@@ -71,8 +112,6 @@ def _plot(fig: Figure, data: dict, cfg: dict, p: dict[str, Path]) -> str | None:
     try:
         mpl_fig = fig.plot(data, cfg)
         try:
-            from figures.core.atomic import atomic_path
-
             for ext in ("png", "pdf"):
                 with atomic_path(p[ext]) as tmp:
                     mpl_fig.savefig(tmp, format=ext, dpi=150 if ext == "png" else None,
@@ -146,24 +185,27 @@ def run_figure(
                 return RunRecord(fig, cfg, claims, True, time.perf_counter() - t0, directory)
         p["json"].unlink(missing_ok=True)  # never pair an old sidecar with new data
 
+        # with a seed plan, sweep points are stored under the key of the config without the
+        # seed count, so a look with more seeds reuses the seeds already computed
+        store_key = key if fig.seed_plan is None else fig.cache_key(
+            {k: v for k, v in cfg.items() if k != fig.seed_plan.key}, code)
         ctx = RunContext(seed=seed, executor=executor, workdir=directory / "work",
-                         progress=progress, config_hash=fig.config_hash(cfg), cache_key=key,
+                         progress=progress, config_hash=fig.config_hash(cfg), cache_key=store_key,
                          force=force)
         t_compute = time.perf_counter()
         error = plot_error = None
+        cfg = dict(cfg)
         try:
-            data = dict(fig.compute(dict(cfg), ctx))
+            data, claims, check_error, _ = _compute_and_check(fig, cfg, ctx, p)
         except Exception:
             error = traceback.format_exc()
             claims = _inconclusive(fig, f"compute raised: {_last_line(error)}")
             for ext in ("npz", "png", "pdf"):
                 p[ext].unlink(missing_ok=True)
-        else:
-            write_npz(p["npz"], data)
-            data = read_npz(p["npz"])  # check and plot see exactly what was saved
         t_compute = time.perf_counter() - t_compute
         if error is None:
-            claims, error = _check(fig, data, cfg)
+            error = check_error
+            claims = with_controls(fig, claims, cfg)
             plot_error = _plot(fig, data, cfg, p)
         seconds = time.perf_counter() - t0
         src = fig.source_file()
