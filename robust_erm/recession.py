@@ -10,7 +10,6 @@ user constraints are not analysed).
 """
 from __future__ import annotations
 
-import numpy as np
 import cvxpy as cp
 
 from robust_erm.dualize.closed_form import score_bounds_shared

@@ -71,6 +71,20 @@ _COMMON = {
 }
 
 
+def _classification_data(est, X, y, sample_weight):
+    """Validated (X, y, classes, weights) of a classifier fit; weights include class_weight."""
+    X, y = validate_data(est, X, y, dtype=np.float64, accept_sparse="csr")
+    check_classification_targets(y)
+    classes = np.unique(y)
+    if classes.size < 2:
+        raise ValueError(f"y contains only one class ({classes[0]!r}); "
+                         f"{type(est).__name__} needs 2 classes")
+    w = _check_sample_weight(sample_weight, X, dtype=np.float64)
+    if est.class_weight is not None:
+        w = w * compute_sample_weight(est.class_weight, y)
+    return X, y, classes, w
+
+
 class _Base(BaseEstimator):
     def __sklearn_is_fitted__(self):
         return hasattr(self, "coef_")
@@ -179,16 +193,8 @@ class RobustClassifier(ClassifierMixin, _Base):
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y, sample_weight=None):
-        X, y = validate_data(self, X, y, dtype=np.float64, accept_sparse="csr")
-        check_classification_targets(y)
-        classes = np.unique(y)
-        if classes.size < 2:
-            raise ValueError(f"y contains only one class ({classes[0]!r}); "
-                             "RobustClassifier needs 2 classes")
+        X, y, classes, w = _classification_data(self, X, y, sample_weight)
         self.classes_ = classes
-        w = _check_sample_weight(sample_weight, X, dtype=np.float64)
-        if self.class_weight is not None:
-            w = w * compute_sample_weight(self.class_weight, y)
         loss = _loss(self.loss, _CLS)
         if classes.size == 2:
             yy = np.where(y == classes[1], 1.0, -1.0)
@@ -228,3 +234,8 @@ class RobustClassifier(ClassifierMixin, _Base):
     @available_if(_is_logistic)
     def predict_log_proba(self, X):
         return np.log(self.predict_proba(X))
+
+
+from robust_erm.sklearn_cv import RobustClassifierCV, RobustRegressorCV  # noqa: E402  (subclasses)
+
+__all__ += ["RobustRegressorCV", "RobustClassifierCV"]
