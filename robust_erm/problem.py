@@ -17,6 +17,7 @@ from typing import Any, Sequence
 import numpy as np
 import cvxpy as cp
 
+from robust_erm import coupled as _coupled
 from robust_erm import losses as _losses
 from robust_erm._validation import float_array, real_scalar, validate_data
 from robust_erm.dualize.closed_form import score_bounds_shared
@@ -166,7 +167,8 @@ class RobustERM:
         the ``cp.Parameter`` ``built.radius``).  Any set can be a perturbation set (for
         ``ConvexHull``, ``Polyhedron``, ``General`` the description is of u, not of x) except
         ``MissingFeatures`` (absolute: pins observed values), which is refused.  A list of n sets:
-        absolute per-sample sets (general path).
+        absolute per-sample sets (general path).  A ``robust_erm.coupled`` set (``MatrixBall``,
+        ``SampleBudget``, ``Wasserstein1``): one perturbation of the whole data set (closed form).
     mode : "regression" or "classification" (default: the loss's natural mode)
     fit_intercept : bool, unperturbed intercept.
     regularizer : callable theta -> convex scalar cvxpy expression, optional.
@@ -189,7 +191,11 @@ class RobustERM:
                              f"has form {loss.form!r}")
         if mode == "regression" and loss.mode == "classification":
             raise ValueError(f"{type(loss).__name__} is a margin loss; use mode='classification'")
-        if isinstance(uncertainty, UncertaintySet):
+        if isinstance(uncertainty, _coupled.CoupledSet):
+            if path == "general":
+                raise ValueError(f"path='general' is for per-sample sets; "
+                                 f"{type(uncertainty).__name__} couples the samples")
+        elif isinstance(uncertainty, UncertaintySet):
             if uncertainty.absolute:
                 raise ValueError(f"{type(uncertainty).__name__} pins absolute coordinates (observed "
                                  "feature values) and cannot be a perturbation shared by all "
@@ -198,7 +204,8 @@ class RobustERM:
                 isinstance(s, UncertaintySet) for s in uncertainty):
             uncertainty = list(uncertainty)
         else:
-            raise TypeError("uncertainty must be an UncertaintySet or a list of them (one per sample)")
+            raise TypeError("uncertainty must be an UncertaintySet, a list of them (one per "
+                            "sample) or a robust_erm.coupled set")
         if path not in ("auto", "closed_form", "general"):
             raise ValueError(f"path must be 'auto', 'closed_form' or 'general', got {path!r}")
         if path == "closed_form" and isinstance(uncertainty, list):
@@ -220,7 +227,9 @@ class RobustERM:
         X, y, w = validate_data(X, y, classification=self.classification,
                                 sample_weight=sample_weight, allow_sparse=shared)
         d = X.shape[1]
-        if isinstance(self.uncertainty, list):
+        if isinstance(self.uncertainty, _coupled.CoupledSet):
+            self.uncertainty.check(self, w)
+        elif isinstance(self.uncertainty, list):
             if len(self.uncertainty) != X.shape[0]:
                 raise ValueError(f"uncertainty list has {len(self.uncertainty)} sets, X has "
                                  f"{X.shape[0]} rows")
@@ -231,7 +240,8 @@ class RobustERM:
         return X, y, w
 
     def _label_scale(self, y, w):
-        if self.classification or self.loss.degree is None:
+        if (self.classification or self.loss.degree is None
+                or isinstance(self.uncertainty, _coupled.CoupledSet)):
             return 1.0
         U = self.uncertainty
         if any(getattr(S, "eta", 0.0) for S in (U if isinstance(U, list) else [U])):
@@ -277,20 +287,27 @@ class RobustERM:
                 b = c - mu @ theta_v if np.any(mu) else c
         U = self.uncertainty
         radius = None
-        if isinstance(U, list):
+        if isinstance(U, _coupled.CoupledSet):
+            sets, path = U, "coupled"
+        elif isinstance(U, list):
             sets, path = U, "general"
         elif self.path == "general":
             sets, path = [Shifted(U, X[i]) for i in range(n)], "general"
         else:
             sets, path = U, "closed_form"
-        if path == "closed_form":
-            if getattr(U, "radius", None) is not None:
-                radius = cp.Parameter(nonneg=True, value=U.radius, name="radius")
-            lo, hi, sym, cons = score_bounds_shared(U, theta_v, b, X, yy,
-                                                    classification=self.classification,
-                                                    radius=radius)
+        if path in ("closed_form", "coupled") and getattr(U, "radius", None) is not None:
+            radius = cp.Parameter(nonneg=True, value=U.radius, name="radius")
+
+        def per_sample(V, r):
+            lo, hi, sym, cons = score_bounds_shared(V, theta_v, b, X, yy,
+                                                    classification=self.classification, radius=r)
             per, c2 = self.loss.worst_sym(*sym) if sym is not None else self.loss.worst(lo, hi)
-            cons = cons + c2
+            return per, cons + c2
+
+        if path == "coupled":
+            obj, cons, per = _coupled.objective(U, self, per_sample, theta_v, b, X, yy, w, radius)
+        elif path == "closed_form":
+            per, cons = per_sample(U, radius)
         else:
             lo, hi, cons = score_bounds_per_sample(sets, theta_v, b, X, yy,
                                                    classification=self.classification)
@@ -309,8 +326,9 @@ class RobustERM:
         if s != 1.0:
             per = s ** self.loss.degree * per
             b = s * b
-        obj, c3 = reduce_expr(per, w, self.reduction)
-        cons = cons + c3
+        if path != "coupled":
+            obj, c3 = reduce_expr(per, w, self.reduction)
+            cons = cons + c3
         reg = None
         if self.regularizer is not None:
             reg = self.regularizer(theta)
@@ -348,8 +366,11 @@ class RobustERM:
         b = real_scalar(intercept, "intercept")
         if radius is not None:
             radius = real_scalar(radius, "radius", lo=0.0)
-        bd = score_bounds_np(self.uncertainty, theta, b, X, y,
-                             classification=self.classification, radius=radius)
+        U = self.uncertainty
+        if isinstance(U, _coupled.CoupledSet):
+            per, value = _coupled.robust_loss_np(U.with_radius(radius), self, theta, b, X, y, w)
+            return RobustLoss(per_sample=per, mean=float(w @ per / w.sum()), value=value)
+        bd = score_bounds_np(U, theta, b, X, y, classification=self.classification, radius=radius)
         per = self.loss.worst_np(bd.lo, bd.hi)
         return RobustLoss(per_sample=per, mean=float(w @ per / w.sum()),
                           value=reduce_np(per, w, self.reduction))

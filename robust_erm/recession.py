@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import cvxpy as cp
 
+from robust_erm import coupled
 from robust_erm.dualize.closed_form import score_bounds_shared
 from robust_erm.dualize.general import score_bounds_per_sample
+from robust_erm.sets import Ball
 
 __all__ = ["infimum_attained"]
 
@@ -23,13 +25,21 @@ def infimum_attained(spec, built):
         return True
     if not spec.classification:       # regression losses without a minimizer are monotone:
         return True                   # unbounded below, which the solver reports itself
+    U = spec.uncertainty
+    if isinstance(U, coupled.Wasserstein1):
+        return True       # radius * L * ||theta|| grows linearly along every ray with theta != 0
+    if isinstance(U, coupled.SampleBudget):
+        # the whole budget on one sample: a ray decreasing every robust margin's loss must keep
+        # every margin over the full ball nonnegative, the shared-ball test below
+        U = Ball(p=U.p, radius=U.radius if built.radius is None else float(built.radius.value))
     X, y, _ = built.data
     n, d = X.shape
     th = cp.Variable(d)
     b = cp.Variable() if spec.fit_intercept else None
-    if built.path == "closed_form":
-        radius = None if built.radius is None else float(built.radius.value)
-        lo, _, sym, cons = score_bounds_shared(spec.uncertainty, th, b, X, y,
+    if built.path in ("closed_form", "coupled"):
+        radius = None if built.radius is None or built.path == "coupled" else float(
+            built.radius.value)
+        lo, _, sym, cons = score_bounds_shared(U, th, b, X, y,
                                                classification=True, radius=radius)
         m = lo if sym is None else sym[0] - sym[1]
     else:

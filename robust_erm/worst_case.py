@@ -13,6 +13,7 @@ import dataclasses
 
 import numpy as np
 
+from robust_erm.coupled import CoupledSet
 from robust_erm.evaluate import score_bounds_np
 
 __all__ = ["WorstCase", "worst_case_points"]
@@ -31,6 +32,10 @@ def worst_case_points(result, X, y, *, check=True, rtol=1e-6):
     ``check`` and the loss at the points disagrees with the robust loss."""
     built = result.built
     spec = built.spec
+    if isinstance(spec.uncertainty, CoupledSet):
+        raise ValueError(f"{type(spec.uncertainty).__name__} couples the samples: there are no "
+                         "per-sample worst-case points (MatrixBall.worst_perturbation gives the "
+                         "matrix one)")
     X, y, _ = spec._validate(X, y, None)
     if X.shape[1] != result.theta.shape[0]:
         raise ValueError(f"X has {X.shape[1]} features, the fit has {result.theta.shape[0]}")
