@@ -29,7 +29,9 @@ from robust_erm.solving import (Certificate, RobustERMSolveError, check_solver, 
                                 run_solver, solver_version, status_message)
 from robust_erm import worst_case as _wc
 
-__all__ = ["RobustERM", "Built", "Result", "RobustLoss", "validate_data"]
+__all__ = ["RobustERM", "Built", "Result", "RobustLoss", "validate_data", "BACKENDS"]
+
+BACKENDS = ("cvxpy", "jax", "auto")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -63,6 +65,11 @@ class Result:
     @property
     def gap(self):
         return None if self.certificate is None else self.certificate.gap
+
+    @property
+    def converged(self):
+        """Certified: status optimal and the certificate (gap) within its tolerance."""
+        return self.ok and self.certificate is not None and self.certificate.ok
 
     def worst_case_points(self, X, y, *, check=True, rtol=1e-6):
         """Per-sample maximizers x_i* of the loss (see ``robust_erm.worst_case``)."""
@@ -345,11 +352,50 @@ class RobustERM:
                      path=path, spec=self, sets=sets, data=(X, y, w), regularizer_expr=reg,
                      theta_cons=tc, theta_var=theta_v, label_scale=s)
 
+    def _backend(self, backend, X):
+        if backend not in BACKENDS:
+            raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
+        if backend != "auto":
+            return backend
+        from robust_erm import firstorder
+        n, d = np.shape(X) if not hasattr(X, "shape") else X.shape
+        return "jax" if n * d >= firstorder.AUTO_MIN_SIZE and firstorder.supported(self) else "cvxpy"
+
     def fit(self, X, y, *, sample_weight=None, solver="CLARABEL", on_failure="raise",
-            **opts) -> Result:
-        """Build, solve and certify; raises RobustERMSolveError unless certified optimal."""
+            backend="cvxpy", **opts) -> Result:
+        """Build, solve and certify; raises RobustERMSolveError unless certified optimal.
+
+        backend : "cvxpy" (conic solve, every set; ``solver`` and ``opts`` go to cvxpy), "jax"
+            (first-order solve of the closed-form sets with a duality-gap certificate,
+            ``robust_erm.firstorder``; ``opts``: tol=1e-6, max_stages, theta0, intercept0,
+            dtype) or "auto" (jax for supported problems with n * d >= AUTO_MIN_SIZE)."""
+        if self._backend(backend, X) == "jax":
+            from robust_erm.firstorder import solve_jax
+            return solve_jax(self, X, y, sample_weight, on_failure=on_failure, **opts)
         return self.build(X, y, sample_weight=sample_weight).solve(
             solver=solver, on_failure=on_failure, **opts)
+
+    def fit_path(self, X, y, radii, *, sample_weight=None, backend="cvxpy", **opts):
+        """Fits along the radius path ``radii`` (in the given order), each warm-started from the
+        previous one: cvxpy re-solves one build with the radius ``cp.Parameter`` changed; jax
+        starts L-BFGS at the previous (theta, intercept).  Returns a list of Results."""
+        if getattr(self.uncertainty, "radius", None) is None:
+            raise ValueError(f"{type(self.uncertainty).__name__} has no radius to follow a path in")
+        radii = [real_scalar(r, "radii[k]", lo=0.0) for r in radii]
+        if self._backend(backend, X) == "jax":
+            from robust_erm.firstorder import solve_jax
+            out, th, b = [], None, 0.0
+            for r in radii:
+                out.append(solve_jax(self, X, y, sample_weight, radius=r, theta0=th,
+                                     intercept0=b, **opts))
+                th, b = out[-1].theta, out[-1].intercept
+            return out
+        built = self.build(X, y, sample_weight=sample_weight)
+        out = []
+        for r in radii:
+            built.radius.value = r
+            out.append(built.solve(**opts))
+        return out
 
     def robust_loss(self, theta, X, y, intercept=0.0, *, sample_weight=None,
                     radius=None) -> RobustLoss:

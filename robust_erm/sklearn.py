@@ -23,11 +23,10 @@ from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
-import cvxpy as cp
-
 from robust_erm import losses as L
 from robust_erm import sets as S
 from robust_erm.problem import RobustERM
+from robust_erm.regularizers import Ridge
 
 __all__ = ["RobustRegressor", "RobustClassifier"]
 
@@ -68,6 +67,7 @@ _COMMON = {
     "solver": [str],
     "solver_options": [dict, None],
     "warm_start": ["boolean"],
+    "backend": [StrOptions({"cvxpy", "jax", "auto"})],
 }
 
 
@@ -104,16 +104,24 @@ class _Base(BaseEstimator):
         U = _set(est)
         cache = getattr(self, "_cache", {}) if self.warm_start else {}
         key = (tag, _key(X, y, w), repr(loss), repr(U.__class__), id(self.uncertainty),
-               est.p, float(self.alpha), bool(self.fit_intercept))
+               est.p, float(self.alpha), bool(self.fit_intercept), self.backend)
         built = cache.get(key)
-        if built is None or built.radius is None:
-            reg = (lambda t: self.alpha * cp.sum_squares(t)) if self.alpha > 0 else None
-            built = RobustERM(loss=loss, uncertainty=U, mode=mode,
-                              fit_intercept=self.fit_intercept, regularizer=reg).build(
-                X, y, sample_weight=w)
+        reg = Ridge(self.alpha) if self.alpha > 0 else None
+        spec = RobustERM(loss=loss, uncertainty=U, mode=mode, fit_intercept=self.fit_intercept,
+                         regularizer=reg)
+        if spec._backend(self.backend, X) == "jax":
+            from robust_erm.firstorder import solve_jax
+            warm = {} if built is None else {"theta0": built.theta, "intercept0": built.intercept}
+            res = solve_jax(spec, X, y, w, on_failure="warn", **warm,
+                            **(self.solver_options or {}))
+            built = res if res.ok else None           # a jax fit caches its solution
         else:
-            built.radius.value = float(self.radius)
-        res = built.solve(solver=self.solver, on_failure="warn", **(self.solver_options or {}))
+            if built is None or not hasattr(built, "radius") or built.radius is None:
+                built = spec.build(X, y, sample_weight=w)
+            else:
+                built.radius.value = float(self.radius)
+            res = built.solve(solver=self.solver, on_failure="warn",
+                              **(self.solver_options or {}))
         if self.warm_start:
             cache[key] = built
             self._cache = cache
@@ -147,17 +155,21 @@ class RobustRegressor(RegressorMixin, _Base):
     p : float >= 1 or "inf", norm of the ball (uncertainty=None).
     uncertainty : UncertaintySet or None (its radius is replaced by ``radius``).
     alpha : float >= 0, ridge weight.  fit_intercept : bool.
-    solver : cvxpy solver name; solver_options : dict passed to the solver.
-    warm_start : bool, reuse the compiled problem when refitting on the same data.
+    solver : cvxpy solver name; solver_options : dict passed to the solver (backend="jax":
+        tol, max_stages, dtype).
+    warm_start : bool, reuse the compiled problem (cvxpy) or start from the previous solution
+        (jax) when refitting on the same data.
+    backend : "cvxpy" (default), "jax" or "auto" (see ``RobustERM.fit``).
     """
 
     _parameter_constraints = {"loss": [StrOptions(set(_REG)), L.Loss], **_COMMON}
 
     def __init__(self, *, loss="squared", radius=0.1, p=2.0, uncertainty=None, alpha=0.0,
-                 fit_intercept=True, solver="CLARABEL", solver_options=None, warm_start=False):
+                 fit_intercept=True, solver="CLARABEL", solver_options=None, warm_start=False,
+                 backend="cvxpy"):
         self.loss, self.radius, self.p, self.uncertainty = loss, radius, p, uncertainty
         self.alpha, self.fit_intercept, self.solver = alpha, fit_intercept, solver
-        self.solver_options, self.warm_start = solver_options, warm_start
+        self.solver_options, self.warm_start, self.backend = solver_options, warm_start, backend
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y, sample_weight=None):
@@ -186,10 +198,11 @@ class RobustClassifier(ClassifierMixin, _Base):
 
     def __init__(self, *, loss="logistic", radius=0.1, p=2.0, uncertainty=None, alpha=1e-4,
                  fit_intercept=True, class_weight=None, solver="CLARABEL", solver_options=None,
-                 warm_start=False):
+                 warm_start=False, backend="cvxpy"):
         self.loss, self.radius, self.p, self.uncertainty = loss, radius, p, uncertainty
         self.alpha, self.fit_intercept, self.solver = alpha, fit_intercept, solver
         self.class_weight, self.solver_options, self.warm_start = class_weight, solver_options, warm_start
+        self.backend = backend
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y, sample_weight=None):

@@ -18,9 +18,8 @@ from sklearn.utils._param_validation import Interval
 from sklearn.utils.validation import _check_sample_weight, validate_data
 from numbers import Integral
 
-import cvxpy as cp
-
 from robust_erm.problem import RobustERM
+from robust_erm.regularizers import Ridge
 from robust_erm.sklearn import (_CLS, _REG, RobustClassifier, RobustRegressor, _classification_data,
                                 _loss, _set)
 
@@ -66,7 +65,7 @@ class _CVMixin:
 
 
 def _reg(alpha):
-    return (lambda t: alpha * cp.sum_squares(t)) if alpha > 0 else None
+    return Ridge(alpha) if alpha > 0 else None
 
 
 class RobustRegressorCV(_CVMixin, RobustRegressor):
@@ -79,7 +78,7 @@ class RobustRegressorCV(_CVMixin, RobustRegressor):
     """
 
     _parameter_constraints = {k: v for k, v in RobustRegressor._parameter_constraints.items()
-                              if k not in ("radius", "warm_start")} | _CV_PARAMS
+                              if k not in ("radius", "warm_start", "backend")} | _CV_PARAMS
 
     def __init__(self, *, radii=_DEFAULT_RADII, cv=5, scoring=None, loss="squared", p=2.0,
                  uncertainty=None, alpha=0.0, fit_intercept=True, solver="CLARABEL",
@@ -126,7 +125,7 @@ class RobustClassifierCV(_CVMixin, RobustClassifier):
     as :class:`RobustRegressorCV`, plus ``class_weight``; default scoring: accuracy."""
 
     _parameter_constraints = {k: v for k, v in RobustClassifier._parameter_constraints.items()
-                              if k not in ("radius", "warm_start")} | _CV_PARAMS
+                              if k not in ("radius", "warm_start", "backend")} | _CV_PARAMS
 
     def __init__(self, *, radii=_DEFAULT_RADII, cv=5, scoring=None, loss="logistic", p=2.0,
                  uncertainty=None, alpha=1e-4, fit_intercept=True, class_weight=None,
