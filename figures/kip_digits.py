@@ -12,8 +12,9 @@ images, targets = the full training set) is reported as a second baseline.  Full
 (all 1258 training images) is the ceiling.  A finite width-512 ReLU network trained by GD
 on the random and on the KIP images reports transfer (not asserted).
 
-Kernel: one-hidden-layer ReLU NTK, ``W_std = √2, b_std = 0.1`` (the notebook's FC1), from
-:mod:`sims.kip.fc_kernels`.
+Kernel: one-hidden-layer ReLU NTK, ``W_std = √2, b_std = 0.1`` (the notebook's FC1), the
+``kernel_fn`` of the stax description :func:`sims.kip.kernel.fc_network` (whose finite network
+is the transfer net).
 """
 from __future__ import annotations
 
@@ -53,24 +54,22 @@ CLAIMS = (
 @functools.lru_cache(maxsize=1)
 def _kernel():
     """The FC1 NTK, built once so every point reuses one compiled KIP program."""
-    from sims.kip import exact_kernel
-    from sims.kip.fc_kernels import relu_fc1_kernel
+    from sims.kip import exact_kernel, fc_network
 
-    return exact_kernel(functools.partial(relu_fc1_kernel, get="ntk", W_std=2 ** 0.5, b_std=0.1),
-                        name="fc1-ntk")
+    return exact_kernel(fc_network(W_std=2 ** 0.5, b_std=0.1)[2], get="ntk", name="fc1-ntk")
 
 
 def _point(point: dict) -> dict:
     """One (budget, seed): random subset, Label Solve, KIP, finite-net transfer."""
     import jax
 
-    from sims.kip import centered_one_hot, distill, krr_accuracy, label_solve, load_digits_split
+    from sims.kip import centered_one_hot, distill, label_solve, load_digits_split, support_accuracy
     from sims.kip.transfer import finite_net_accuracy
 
     d = load_digits_split(seed=point["split_seed"])
     kernel = _kernel()
     reg = point["reg"]
-    ev = lambda x, y: krr_accuracy(kernel, x, y, d.x_test, d.y_test, reg=reg)  # noqa: E731
+    ev = lambda x, y: support_accuracy(kernel, x, y, d.x_test, d.y_test, reg=reg)  # noqa: E731
     res = distill(d.x_train, d.y_train, kernel=kernel, n_per_class=point["ipc"],
                   steps=point["steps"], key=jax.random.key(point["seed"]), lr=point["lr"],
                   reg=reg, target_per_class=point["target_per_class"],
@@ -82,7 +81,7 @@ def _point(point: dict) -> dict:
                         steps=point["steps"], key=jax.random.key(point["seed"]), lr=point["lr"],
                         reg=reg, target_per_class=point["target_per_class"], learn_labels=True,
                         checkpoint_every=point["steps"], progress=False)
-        acc_kl = krr_accuracy(kernel, res_l.x, res_l.y, d.x_test, d.y_test, reg=reg)
+        acc_kl = support_accuracy(kernel, res_l.x, res_l.y, d.x_test, d.y_test, reg=reg)
     y_ls = label_solve(kernel, res.x_init, d.x_train, centered_one_hot(d.y_train, d.n_classes),
                        reg=reg)
     kt = jax.random.key(10_000 + point["seed"])
@@ -91,14 +90,14 @@ def _point(point: dict) -> dict:
           for name, x in (("random", res.x_init), ("kip", res.x))}
     return {"acc_random": res.evals[0, 1], "acc_kip": res.evals[-1, 1],
             "acc_kip_labels": acc_kl,
-            "acc_ls": krr_accuracy(kernel, res.x_init, y_ls, d.x_test, d.y_test, reg=reg),
+            "acc_ls": support_accuracy(kernel, res.x_init, y_ls, d.x_test, d.y_test, reg=reg),
             "net_random": tr["random"], "net_kip": tr["kip"],
             "curve_steps": res.evals[:, 0], "curve_acc": res.evals[:, 1], "loss": res.loss,
             "x_init": res.x_init, "x_kip": res.x}
 
 
 def compute(cfg: dict, ctx: RunContext) -> dict:
-    from sims.kip import centered_one_hot, krr_accuracy, load_digits_split
+    from sims.kip import centered_one_hot, load_digits_split, support_accuracy
 
     d = load_digits_split(seed=cfg["seed"])
     keys = ("steps", "lr", "reg", "target_per_class", "eval_every", "width", "net_steps",
@@ -121,7 +120,7 @@ def compute(cfg: dict, ctx: RunContext) -> dict:
     out = ctx.sweep(_point, points, desc="KIP budgets x seeds")
     nb, ns = len(cfg["budgets"]), cfg["n_seeds"]
     grab = lambda k: np.array([o[k] for o in out], float).reshape(nb, ns)  # noqa: E731
-    full = krr_accuracy(_kernel(), d.x_train, centered_one_hot(d.y_train, d.n_classes),
+    full = support_accuracy(_kernel(), d.x_train, centered_one_hot(d.y_train, d.n_classes),
                         d.x_test, d.y_test, reg=cfg["reg"])
     show = cfg["budgets"].index(cfg["show_ipc"]) * ns
     data = {k: grab(k) for k in ("acc_random", "acc_kip", "acc_kip_labels", "acc_ls", "net_random",

@@ -64,7 +64,7 @@ CLAIMS = tuple(
 
 def _data(cfg: dict, arch: str):
     """``(x_train, y_train, x_test, y_test, val_mask)`` for ``arch``; FC inputs are flattened images."""
-    from sims.kip.data import balanced_subset, load_digits_split
+    from sims.kip.data import balanced_subset, load_digits_split, stratified_mask
 
     d = load_digits_split(seed=cfg["split_seed"])
     xtr, ytr, xte, yte = d.x_train, d.y_train, d.x_test, d.y_test
@@ -75,78 +75,29 @@ def _data(cfg: dict, arch: str):
         xtr, ytr, xte, yte = xtr[itr], ytr[itr], xte[ite], yte[ite]
     else:
         xtr, xte = xtr.reshape(len(xtr), -1), xte.reshape(len(xte), -1)
-    rng = np.random.default_rng([cfg["split_seed"], 53])
-    val = np.zeros(len(ytr), bool)
-    for c in np.unique(ytr):  # stratified validation part of the training split
-        idx = rng.permutation(np.flatnonzero(ytr == c))
-        val[idx[:max(1, int(round(cfg["val_fraction"] * idx.size)))]] = True
+    val = stratified_mask(ytr, cfg["val_fraction"], rng=np.random.default_rng([cfg["split_seed"], 53]))
     return xtr, ytr, xte, yte, val
 
 
 @functools.lru_cache(maxsize=16)
 def _net(net: str, depth: int, degree: int, m: int):
-    """``(kernel_fn, (init_fn, jitted feature_fn))``, cached: one compile per (net, m), not per seed."""
-    import jax
-
-    from figures.nk_sketch_speed import conv_net, fc_net
+    """``(kernel_fn, (init_fn, feature_fn))`` of one stax description, cached: one compile per (net, m)."""
+    from sims.kernels import nets
 
     arch, act, method, _ = NETS[net]
-    if arch == "fc":
-        kernel_fn, (init_fn, feature_fn) = fc_net(depth=depth, act=act, m=m, method=method, degree=degree)
-    else:
-        kernel_fn, (init_fn, feature_fn) = conv_net(blocks=depth, act=act, m=m, method=method, degree=degree)
-    return kernel_fn, (init_fn, jax.jit(feature_fn))
+    desc = nets.fc(depth=depth, act=act) if arch == "fc" else nets.conv(blocks=depth, act=act)
+    return nets.paired(desc, m=m, method=method, degree=degree)
 
 
-def embed(sk, x: np.ndarray, *, key, bs: int):
-    """Sketch features of ``x`` in fixed ``bs``-row batches (last batch padded, so one compile)."""
-    import jax.numpy as jnp
-
-    init_fn, f = sk
-    params = init_fn(key, (bs,) + x.shape[1:])
-    n = x.shape[0]
-    xp = np.concatenate([x, np.repeat(x[-1:], -n % bs, axis=0)])
-    parts = [f(params, jnp.asarray(xp[i:i + bs])) for i in range(0, xp.shape[0], bs)]
-    return {g: np.concatenate([np.asarray(getattr(p, g)) for p in parts])[:n] for g in ("nngp", "ntk")}
-
-
-# -- kernel ridge regression with a validated ridge -------------------------------------------------
-
-def _fit_predict(k_tr: np.ndarray, y_tr: np.ndarray, k_te: np.ndarray, ridge: float) -> np.ndarray:
-    """``K_te (K_tr + ridge·tr(K_tr)/n I)⁻¹ Y`` by the checked solve of :mod:`sims.kernels.krr`."""
-    from sims.kernels.krr import krr_fit_predict
-
-    return krr_fit_predict(k_tr, y_tr, k_te, ridge=ridge, relative=True)
-
-
-def validated_ridge(k_tr: np.ndarray, y_tr: np.ndarray, val: np.ndarray, grid) -> tuple[float, np.ndarray]:
-    """Relative ridge of ``grid`` maximising accuracy on the ``val`` rows (fit on the rest; ties → larger).
-
-    One eigendecomposition of the fitting block serves every ridge of the grid.
-    """
-    from sims.kip.data import centered_one_hot
-
-    fit = ~val
-    kff = k_tr[np.ix_(fit, fit)]
-    s, u = np.linalg.eigh(kff)
-    uy = u.T @ centered_one_hot(y_tr[fit], N_CLASSES)
-    kvf = k_tr[np.ix_(val, fit)] @ u
-    scale = np.trace(kff) / kff.shape[0]
-    accs = np.array([np.mean(np.argmax(kvf @ (uy / (s + lam * scale)[:, None]), 1) == y_tr[val])
-                     for lam in grid])
-    best = np.flatnonzero(accs == accs.max())[-1]
-    return float(grid[best]), accs
-
-
-def krr_accuracy(k_rows: np.ndarray, y_tr: np.ndarray, y_te: np.ndarray, val: np.ndarray, grid):
-    """Test accuracy and chosen ridge from ``k_rows = K([train; test], train)``."""
+def _accuracy(k_rows: np.ndarray, y_tr: np.ndarray, y_te: np.ndarray, val: np.ndarray, grid):
+    """Test accuracy and ridge (:func:`sims.kernels.krr.validated_ridge`) from ``K([train; test], train)``."""
+    from sims.kernels.krr import krr_accuracy, validated_ridge
     from sims.kip.data import centered_one_hot
 
     n = len(y_tr)
-    k_tr, k_te = k_rows[:n], k_rows[n:]
-    lam, _ = validated_ridge(k_tr, y_tr, val, grid)
-    pred = _fit_predict(k_tr, centered_one_hot(y_tr, N_CLASSES), k_te, lam)
-    return float(np.mean(np.argmax(pred, 1) == y_te)), lam
+    targets = centered_one_hot(y_tr, N_CLASSES)
+    lam, _ = validated_ridge(k_rows[:n], targets, y_tr, val, grid)
+    return krr_accuracy(k_rows[:n], targets, k_rows[n:], y_te, ridge=lam), lam
 
 
 def _point(point: dict) -> dict:
@@ -155,7 +106,7 @@ def _point(point: dict) -> dict:
     import jax.numpy as jnp
     from threadpoolctl import threadpool_limits
 
-    from sims.kernels import kernel_matrix
+    from sims.kernels import kernel_matrix, sketch
 
     cfg, net, m = point["cfg"], point["net"], point["m"]
     arch, _, _, gets = NETS[net]
@@ -169,11 +120,14 @@ def _point(point: dict) -> dict:
         rows = {g: np.asarray(a) for g, a in zip(gets, k)}
     else:
         key = jax.random.fold_in(jax.random.key(point["seed"]), m)
-        feats = embed(sk, x_all, key=key, bs=cfg[f"{arch}_bs"])
-        rows = {g: np.asarray(jnp.asarray(feats[g]) @ jnp.asarray(feats[g][:len(xtr)]).T) for g in gets}
+        init_fn, feature_fn = sk
+        bs = cfg[f"{arch}_bs"]
+        feats = sketch.features(feature_fn, init_fn(key, (bs,) + x_all.shape[1:]), jnp.asarray(x_all),
+                                batch_size=bs)
+        rows = {g: np.asarray(getattr(feats, g) @ getattr(feats, g)[:len(xtr)].T) for g in gets}
     # one BLAS thread: on the shared 2-core machine multi-threaded LAPACK spins (eigh 1000: 5 s vs 0.3 s)
     with threadpool_limits(limits=1, user_api="blas"):
-        res = [krr_accuracy(rows[g], ytr, yte, val, grid) for g in gets]
+        res = [_accuracy(rows[g], ytr, yte, val, grid) for g in gets]
     return {"acc": np.array([r[0] for r in res]), "ridge": np.array([r[1] for r in res])}
 
 

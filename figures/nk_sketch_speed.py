@@ -25,8 +25,6 @@ measurement of this machine.
 from __future__ import annotations
 
 import math
-import time
-
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -37,7 +35,6 @@ if TYPE_CHECKING:
 from figures.core import Claim, Figure, RunContext, rates
 from figures.core.claims import Verdict
 
-SQRT2 = math.sqrt(2.0)
 ARCHS = ("fc", "conv")
 CLOCKS = ("wall", "cpu")
 LABEL = {"fc": "FC NTK (ReLU)", "conv": "CNTK (ReLU, 8x8)"}
@@ -90,127 +87,33 @@ def _claims(arch: str, detail: str) -> tuple[Claim, ...]:
 CLAIMS = _claims("fc", _FC) + _claims("conv", _CONV)
 
 
-# -- the two networks, exact (stax) and sketched (sims.kernels.sketch) from one description --------
-
-def exact_act(act: str):
-    """The exact dual of ``act`` as a stax layer (``'relu'``, ``'gelu'``, ``'erf'``)."""
-    from sims.kernels import stax
-
-    return {"relu": stax.Relu, "gelu": stax.Gelu, "erf": stax.Erf}[act]()
-
-
-def sketch_act(act: str, *, m: int, method: str = "rf", degree: int = 8):
-    """The sketched ``act`` layer: ReLU by ``method`` ('rf' or 'poly'), others by Hermite PolySketch."""
-    from sims.kernels import sketch
-
-    if act == "relu":
-        return sketch.Relu(m=m, method=method, degree=degree)
-    return {"gelu": sketch.Gelu, "erf": sketch.Erf}[act](m=m, degree=degree)
-
-
-def fc_net(*, depth: int = 2, act: str = "relu", m: int = 1024, method: str = "rf",
-           degree: int = 8, W_std: float = SQRT2):
-    """``(kernel_fn, (sketch_init, sketch_features))`` of ``[Dense-act] x depth - Dense``, no bias."""
-    from sims.kernels import stax
-
-    from sims.kernels import sketch
-
-    ex, sk = [], []
-    for _ in range(depth):
-        ex += [stax.Dense(1, W_std=W_std), exact_act(act)]
-        sk += [sketch.Dense(W_std=W_std), sketch_act(act, m=m, method=method, degree=degree)]
-    ex.append(stax.Dense(1, W_std=W_std))
-    sk.append(sketch.Dense(W_std=W_std))
-    return stax.serial(*ex)[2], sketch.serial(*sk)
-
-
-def conv_net(*, blocks: int = 2, act: str = "relu", m: int = 256, method: str = "rf",
-             degree: int = 8, W_std: float = SQRT2):
-    """``(kernel_fn, sketch)`` of ``[Conv3x3 SAME-act-AvgPool2] x blocks - Flatten - Dense``, no bias."""
-    from sims.kernels import stax
-
-    from sims.kernels import sketch
-
-    ex, sk = [], []
-    for _ in range(blocks):
-        ex += [stax.Conv(1, (3, 3), padding="SAME", W_std=W_std), exact_act(act),
-               stax.AvgPool((2, 2), strides=(2, 2))]
-        sk += [sketch.Conv((3, 3), padding="SAME", W_std=W_std),
-               sketch_act(act, m=m, method=method, degree=degree), sketch.AvgPool((2, 2), strides=(2, 2))]
-    ex += [stax.Flatten(), stax.Dense(1, W_std=W_std)]
-    sk += [sketch.Flatten(), sketch.Dense(W_std=W_std)]
-    return stax.serial(*ex)[2], sketch.serial(*sk)
-
+# -- the two networks (sims.kernels.nets: one stax description, sketch derived) and their timing --------
 
 def build(arch: str, cfg: dict, *, m: int | None = None):
-    """Exact kernel_fn and sketch of ``arch`` ('fc' | 'conv') under the figure's config."""
+    """``(kernel_fn, sketch)`` of ``arch`` ('fc' | 'conv') under the figure's config."""
+    from sims.kernels import nets
+
     m = cfg[f"{arch}_m"] if m is None else m
-    if arch == "fc":
-        return fc_net(depth=cfg["fc_depth"], m=m, method=cfg["method"])
-    return conv_net(blocks=cfg["conv_blocks"], m=m, method=cfg["method"])
+    net = nets.fc(depth=cfg["fc_depth"]) if arch == "fc" else nets.conv(blocks=cfg["conv_blocks"])
+    return nets.paired(net, m=m, method=cfg["method"])
 
 
 def input_shape(arch: str) -> tuple[int, ...]:
     return (64,) if arch == "fc" else (8, 8, 1)
 
 
-# -- timing ----------------------------------------------------------------------------------------
-
-def seconds(fn) -> tuple[float, float]:
-    """``(wall, cpu)`` seconds of ``fn()`` until its (pytree) result is ready.
-
-    ``cpu`` is this process's CPU time over all threads (``time.process_time``): the work done, which
-    other jobs on shared cores inflate far less than the wall time.
-    """
-    import jax
-
-    w, c = time.perf_counter(), time.process_time()
-    jax.block_until_ready(fn())
-    return time.perf_counter() - w, time.process_time() - c
-
-
-def timers(kernel_fn, sk, x_warm, *, bs: int, key: jax.Array, with_exact: bool = True):
-    """Compiled ``exact(x)`` and ``sketched(x)`` for row counts divisible by ``bs`` (warmed up).
-
-    ``exact`` is ``None`` unless ``with_exact``.
-    """
-    import jax
-    from sims.kernels import kernel_matrix
-
-    init_fn, feature_fn = sk
-    params = init_fn(key, (bs,) + tuple(x_warm.shape[1:]))
-    feats = jax.jit(feature_fn)
-
-    def exact(x):
-        return kernel_matrix(kernel_fn, x, get=("nngp", "ntk"), batch_size=bs)
-
-    def sketched(x):
-        return [feats(params, x[i:i + bs]) for i in range(0, x.shape[0], bs)]
-
-    fns = (exact, sketched) if with_exact else (None, sketched)
-    for f in fns:  # compile once (one block / one batch shape for the whole sweep)
-        if f is not None:
-            jax.block_until_ready(f(x_warm[:bs]))
-    return fns
-
-
 def time_arch(arch: str, cfg: dict, *, ns, repeats: int, rng: np.random.Generator,
               key: jax.Array, m: int | None = None) -> dict[str, np.ndarray]:
-    """``{wall,cpu}_{exact,sketch}``, each ``(repeats, len(ns))`` seconds; exact and sketch alternate."""
+    """``{wall,cpu}_{exact,sketch}``, each ``(repeats, len(ns))`` seconds (:func:`sims.kernels.timing.time_pair`)."""
     import jax.numpy as jnp
+
+    from sims.kernels.timing import time_pair
 
     bs = cfg[f"{arch}_bs"]
     if any(n % bs for n in ns):
         raise ValueError(f"{arch}_ns must be multiples of {arch}_bs={bs}, got {list(ns)}")
     x_all = jnp.asarray(rng.normal(size=(max(ns),) + input_shape(arch)))
-    exact, sketched = timers(*build(arch, cfg, m=m), x_all, bs=bs, key=key)
-    t = {f"{c}_{k}": np.empty((repeats, len(ns))) for c in CLOCKS for k in ("exact", "sketch")}
-    for j, n in enumerate(ns):
-        x = x_all[:n]
-        for r in range(repeats):
-            for k, f in (("exact", exact), ("sketch", sketched)):
-                t[f"wall_{k}"][r, j], t[f"cpu_{k}"][r, j] = seconds(lambda: f(x))
-    return t
+    return time_pair(*build(arch, cfg, m=m), x_all, ns, bs=bs, repeats=repeats, key=key)
 
 
 def compute(cfg: dict, ctx: RunContext) -> dict[str, np.ndarray]:
@@ -229,25 +132,12 @@ def compute(cfg: dict, ctx: RunContext) -> dict[str, np.ndarray]:
 
 # -- claims ------------------------------------------------------------------------------------------
 
-def crossover(n: np.ndarray, speedup: np.ndarray) -> float:
-    """Smallest n (log-log interpolated) from which on the sketch is faster; nan if never, n[0] if always."""
-    win = speedup > 1.0
-    if not win[-1]:
-        return math.nan
-    j = len(win) - 1
-    while j > 0 and win[j - 1]:
-        j -= 1
-    if j == 0:
-        return float(n[0])
-    la, lb = np.log(speedup[j - 1]), np.log(speedup[j])
-    t = -la / (lb - la)
-    return float(np.exp(np.log(n[j - 1]) + t * (np.log(n[j]) - np.log(n[j - 1]))))
-
-
 def summary(n, te, ts, *, fit_n_min: float, rng: np.random.Generator) -> dict:
     """Medians, exponent fits (exact, sketch, speedup) and the crossover for one architecture and clock."""
     me, ms = np.median(te, 0), np.median(ts, 0)
     xr = (fit_n_min, np.inf)
+    from sims.kernels.timing import crossover
+
     fits = {k: rates.fit_loglog(n, y, x_range=xr, rng=rng)
             for k, y in (("exact", me), ("sketch", ms), ("speedup", me / ms))}
     return {"med_exact": me, "med_sketch": ms, "speedup": me / ms, "fits": fits,

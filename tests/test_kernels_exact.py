@@ -1,7 +1,7 @@
 """Exact NNGP/NTK (sims.kernels.stax, theory.dual_activations) against independent references.
 
 References: 2-d Gauss-Hermite / 1-d quadrature of E[f(u)f(v)] (scipy), Monte Carlo over finite networks
-(tolerance ~5σ/√N from the sample spread), the local KIP kernel sims/kip/fc_kernels.py (a second
+(tolerance ~5σ/√N from the sample spread), the former KIP kernel tests/kip_reference.py (a second
 implementation), and the unit-sphere arc-cosine closed forms.
 """
 import jax
@@ -77,7 +77,7 @@ def _net(W=1.5, b=0.05, act=stax.Relu, width=512):
 
 
 def test_fc_matches_kip_reference(rng):
-    from sims.kip.fc_kernels import relu_fc1_kernel
+    from kip_reference import relu_fc1_kernel
     x1, x2 = rng.normal(size=(6, 9)), rng.normal(size=(4, 9))
     _, _, kf = _net(W=2 ** 0.5, b=0.1)
     for g in ("nngp", "ntk"):
@@ -173,8 +173,8 @@ def test_hermite_layers_match_closed_forms(rng):
 
 @pytest.mark.parametrize("get", ["nngp", "ntk"])
 def test_conv_gap_matches_kip_conv_reference(rng, get):
-    # second implementation (patch inner products, sims/kip/conv_kernels.py) of Conv(3x3,SAME)-Relu-GAP-Dense
-    from sims.kip.conv_kernels import relu_conv_gap_kernel
+    # second implementation (patch inner products, tests/kip_reference.py) of Conv(3x3,SAME)-Relu-GAP-Dense
+    from kip_reference import relu_conv_gap_kernel
     x1, x2 = rng.normal(size=(3, 5, 4, 2)), rng.normal(size=(2, 5, 4, 2))
     w, b = 2 ** 0.5, 0.1
     _, _, kf = stax.serial(stax.Conv(16, (3, 3), padding="SAME", W_std=w, b_std=b), stax.Relu(),
@@ -468,3 +468,57 @@ def test_elementwise_hermite_high_degree_and_reported_truncation_error():
     assert 1e-9 < rep["ntk"] < 1e-4 and rep["nngp"] < rep["ntk"]  # not vacuous: the NTK tail is the larger
     with pytest.raises(HermiteDegreeError, match="MAX_DEGREE"):
         stax.ElementwiseHermite("tanh", MAX_DEGREE + 1)
+
+
+def test_kernel_matrix_with_a_memory_bound_picks_a_fitting_block(rng):
+    from sims.kernels.batching import block_memory, choose_batch_size
+
+    _, _, kf = stax.serial(stax.Conv(4, (3, 3), padding="SAME"), stax.Relu(), stax.AvgPool((2, 2), strides=(2, 2)),
+                           stax.Flatten(), stax.Dense(1))
+    x = rng.normal(size=(21, 6, 6, 2))
+    b = choose_batch_size(kf, x, get=("nngp", "ntk"), max_memory="4MB")
+    assert block_memory(kf, x, get=("nngp", "ntk"), batch_size=b) <= 4e6           # fits ...
+    assert b == 21 or block_memory(kf, x, get=("nngp", "ntk"), batch_size=b + 2) > 4e6   # ... and is not tiny
+    ref = kernel_matrix(kf, x, get=("nngp", "ntk"), batch_size=5)
+    got = kernel_matrix(kf, x, get=("nngp", "ntk"), max_memory="4MB")
+    for a, r in zip(got, ref):
+        np.testing.assert_allclose(a, r, rtol=1e-13, atol=1e-15)
+    with pytest.raises(ValueError, match="max_memory must be bytes"):
+        kernel_matrix(kf, x, get="ntk", max_memory="lots")
+    with pytest.raises(ValueError, match="not both"):
+        kernel_matrix(kf, x, get="ntk", max_memory=10 ** 9, batch_size=4)
+    with pytest.raises(ValueError, match="even a 1x1 block"):
+        kernel_matrix(kf, x, get="ntk", max_memory=100)
+
+
+def test_kernel_matrix_resumes_from_finished_blocks_on_disk(rng, tmp_path):
+    import json
+
+    _, _, kf = _net(W=1.3, b=0.2)
+    x = rng.normal(size=(19, 4))
+    ref = kernel_matrix(kf, x, get=("nngp", "ntk"), batch_size=5)
+    d = tmp_path / "K"
+    first = kernel_matrix(kf, x, get=("nngp", "ntk"), batch_size=5, directory=d)
+    for a, r in zip(first, ref):
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(r))
+    blocks = json.loads((d / "blocks.json").read_text())
+    assert len(blocks) == 10 and [0, 5] in blocks          # 4x4 blocks, those on and above the diagonal
+    # a "killed" run: only two blocks recorded; a recorded block keeps what is on disk (sentinel),
+    # unrecorded ones (NaN) are recomputed
+    (d / "blocks.json").write_text(json.dumps([[0, 0], [0, 5]]))
+    mm = np.load(d / "ntk.npy", mmap_mode="r+")
+    mm[5:, 5:] = np.nan                                    # blocks (5, 5) ... (15, 15) and
+    mm[:5, 10:] = mm[10:, :5] = np.nan                     # (0, 10), (0, 15) with their mirrors
+    mm[0, 7] = 123.0
+    mm.flush()
+    again = kernel_matrix(kf, x, get=("nngp", "ntk"), batch_size=5, directory=d)
+    assert again.ntk[0, 7] == 123.0                        # block (0, 5) was not recomputed
+    fixed = np.array(again.ntk)
+    fixed[0, 7] = ref.ntk[0, 7]
+    np.testing.assert_array_equal(fixed, np.asarray(ref.ntk))
+    assert not np.any(np.isnan(np.asarray(again.ntk)))
+    assert sorted(p.name for p in d.iterdir()) == ["blocks.json", "meta.json", "nngp.npy", "ntk.npy"]
+    with pytest.raises(ValueError, match="another kernel matrix.*inputs"):
+        kernel_matrix(kf, x + 1.0, get=("nngp", "ntk"), batch_size=5, directory=d)
+    with pytest.raises(ValueError, match="another kernel matrix.*batch_size"):
+        kernel_matrix(kf, x, get=("nngp", "ntk"), batch_size=4, directory=d)

@@ -1,8 +1,10 @@
 """KIP (arXiv:2011.00050): KRR, gradients, Adam, Label Solve, sampling, checkpoints, bad inputs.
 
 References are independent of the code under test: numpy direct solves, central finite
-differences, a numpy Adam, the arc-cosine closed form written out in numpy, and an
-uninterrupted run for the resume test.
+differences, a numpy Adam, the arc-cosine closed form written out in numpy, explicit loops over
+position pairs, the former KIP kernels (tests/kip_reference.py, a second implementation), and an
+uninterrupted run for the resume test.  KIP's kernels are the production ones: a
+``sims.kernels.stax`` kernel_fn or a ``sims.kernels.sketch``.
 """
 import functools
 import math
@@ -12,14 +14,23 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from sims.kip import (centered_one_hot, check_xy, distill, exact_kernel, feature_kernel,
-                      kip_loss, krr_accuracy, krr_predict, label_solve, split_standardize)
+from kip_reference import relu_fc1_kernel, relu_nngp_features
+from sims.kernels import sketch, stax
+from sims.kernels.krr import krr_predict
+from sims.kip import (centered_one_hot, check_xy, distill, exact_kernel, fc_network, feature_kernel,
+                      kip_loss, label_solve, sketch_kernel, split_standardize, support_accuracy)
 from sims.kip.checkpoint import load_checkpoint, save_checkpoint
 from sims.kip.data import balanced_subset, class_table
-from sims.kip.fc_kernels import relu_fc1_kernel, relu_nngp_features
 from sims.kip.kip import adam_init, adam_update, sample_balanced
 
-NTK = exact_kernel(functools.partial(relu_fc1_kernel, get="ntk"), name="fc1-ntk")
+FC1 = fc_network()[2]   # Flatten-Dense(√2, 0.1)-Relu-Dense(√2, 0.1), sims.kernels.stax
+NTK = exact_kernel(FC1, get="ntk", name="fc1-ntk")
+
+
+def _conv_gap(w=2 ** 0.5, b=0.1):
+    """Conv(3x3, SAME)-Relu-GlobalAvgPool-Dense: stax kernel_fn and its layers (for sketch.from_stax)."""
+    return stax.serial(stax.Conv(16, (3, 3), padding="SAME", W_std=w, b_std=b), stax.Relu(),
+                       stax.GlobalAvgPool(), stax.Dense(1, W_std=w, b_std=b))
 
 
 def _toy(rng, n=60, d=6, c=3):
@@ -45,17 +56,23 @@ def _np_arccos_ntk(a, b, w=2 ** 0.5, bias=0.1):
 def test_fc_kernel_matches_numpy_arccos_form(rng):
     a, b = rng.normal(size=(5, 7)), rng.normal(size=(4, 7))
     nngp, ntk = _np_arccos_ntk(a, b)
-    np.testing.assert_allclose(relu_fc1_kernel(a, b, get="nngp"), nngp, rtol=1e-12)
-    np.testing.assert_allclose(relu_fc1_kernel(a, b, get="ntk"), ntk, rtol=1e-12)
+    for kf in (FC1, relu_fc1_kernel):   # production stax and the second implementation
+        np.testing.assert_allclose(kf(a, b, get="nngp"), nngp, rtol=1e-12)
+        np.testing.assert_allclose(kf(a, b, get="ntk"), ntk, rtol=1e-12)
 
 
-def test_random_features_converge_to_nngp(rng):
+@pytest.mark.parametrize("impl", ["sketch", "reference"])
+def test_random_features_converge_to_nngp(rng, impl):
     # Monte Carlo with m features: relative error ~ 1/sqrt(m); 4-sigma band with sigma <= 2/sqrt(m).
     a = rng.normal(size=(6, 5))
     m = 40_000
-    phi = relu_nngp_features(jax.random.key(3), 5, m=m)
+    if impl == "sketch":   # the sketch derived from the stax description of FC1
+        phi = sketch_kernel(sketch.from_stax(fc_network(), m=m), key=jax.random.key(3),
+                            input_shape=a.shape).embed
+    else:
+        phi = relu_nngp_features(jax.random.key(3), 5, m=m)
     k_rf = np.asarray(phi(a) @ phi(a).T)
-    k = np.asarray(relu_fc1_kernel(a, a, get="nngp"))
+    k = np.asarray(FC1(a, None, get="nngp"))
     assert np.max(np.abs(k_rf - k) / np.sqrt(np.outer(np.diag(k), np.diag(k)))) < 4 * 2 / math.sqrt(m)
 
 
@@ -65,14 +82,19 @@ def test_krr_predict_matches_direct_solve(rng):
     kss, kts = np.asarray(NTK.blocks(xs, xt)[1]), np.asarray(NTK.blocks(xs, xt)[0])
     lam = 1e-3 * np.trace(kss) / 8  # λ̃ = |λ| tr(K_ss)/n_s
     ref = kts @ np.linalg.solve(kss + lam * np.eye(8), ys)
-    np.testing.assert_allclose(krr_predict(kts, kss, ys, reg=1e-3), ref, rtol=1e-10, atol=1e-12)
-    np.testing.assert_allclose(krr_predict(kts, kss, ys, reg=-1e-3), ref, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(krr_predict(kts, kss, ys, ridge=1e-3), ref, rtol=1e-10, atol=1e-12)
+    lam_abs = 1e-3 * np.trace(kss) / 8
+    np.testing.assert_allclose(krr_predict(kts, kss, ys, ridge=lam_abs, relative=False), ref, rtol=1e-10,
+                               atol=1e-12)
+    with pytest.raises(ValueError, match="ridge must be a finite number >= 0"):
+        krr_predict(kts, kss, ys, ridge=-1e-3)   # one convention: ridge >= 0 (no silent |ridge|)
 
 
 def test_exact_and_feature_paths_agree(rng):
-    phi = relu_nngp_features(jax.random.key(1), 5, m=64)
-    fk = feature_kernel(phi, name="rf")
-    ek = exact_kernel(lambda a, b: phi(a) @ phi(b).T, name="rf-exact")
+    fk = sketch_kernel(sketch.from_stax(fc_network(), m=64), key=jax.random.key(1), input_shape=(6, 5),
+                       name="rf")
+    phi = fk.embed
+    ek = exact_kernel(lambda a, b: phi(a) @ phi(b).T, get=None, name="rf-exact")
     xs, xt = rng.normal(size=(6, 5)), rng.normal(size=(20, 5))
     ys, yt = centered_one_hot(np.arange(6) % 3, 3), centered_one_hot(np.arange(20) % 3, 3)
     f = lambda k, e: kip_loss(xs, ys, e, yt, kernel=k, reg=1e-4)[0]  # noqa: E731
@@ -220,12 +242,18 @@ def test_bad_inputs_raise_clear_errors(rng):
     with pytest.raises(ValueError, match="integer class labels"):
         check_xy(x, y + 0.5)
     with pytest.raises(TypeError, match="KipKernel"):
-        distill(x, y, n_per_class=2, **{**kw, "kernel": relu_fc1_kernel})
+        distill(x, y, n_per_class=2, **{**kw, "kernel": FC1})
     with pytest.raises(TypeError, match="float64"):
         krr_predict(jnp.ones((2, 2), jnp.float32), jnp.eye(2, dtype=jnp.float32),
                     jnp.ones((2, 1), jnp.float32))
-    with pytest.raises(ValueError, match="k_ts must have shape"):
+    with pytest.raises(ValueError, match="k_test must have shape"):
         krr_predict(np.ones((3, 4)), np.eye(2), np.ones((2, 1)))
+    with pytest.raises(ValueError, match="get must be"):
+        exact_kernel(FC1, get="both")
+    with pytest.raises(TypeError, match="sketch must be the pair"):
+        sketch_kernel(FC1, key=jax.random.key(0), input_shape=(2, 6))
+    with pytest.raises(TypeError, match="phi must be a callable"):
+        feature_kernel(3.0)
     with pytest.raises(ValueError, match="reg must be a positive"):
         distill(x, y, n_per_class=2, reg=float("nan"), **kw)
     with pytest.raises(ValueError, match="images per class"):
@@ -242,7 +270,7 @@ def test_nan_during_training_is_reported(rng):
 def test_krr_accuracy_of_separable_blobs(rng):
     x, y = _toy(rng)
     idx = balanced_subset(y, 5, rng=rng)
-    acc = krr_accuracy(NTK, x[idx], centered_one_hot(y[idx], 3), x, y)
+    acc = support_accuracy(NTK, x[idx], centered_one_hot(y[idx], 3), x, y)
     # well separated blobs (means ~1.5 sigma*sqrt(d) apart): nearest-class KRR is nearly perfect
     assert acc > 0.9
 
@@ -279,30 +307,42 @@ def _np_conv_gap(a, b, w=2 ** 0.5, bias=0.1):
 
 
 def test_conv_gap_kernel_matches_brute_force(rng):
-    from sims.kip.conv_kernels import relu_conv_gap_kernel
+    from kip_reference import relu_conv_gap_kernel
     a, b = rng.normal(size=(3, 3, 4, 2)), rng.normal(size=(2, 3, 4, 2))
     nngp, ntk = _np_conv_gap(a, b)
-    np.testing.assert_allclose(relu_conv_gap_kernel(a, b, get="nngp", block=2), nngp, rtol=1e-12)
-    np.testing.assert_allclose(relu_conv_gap_kernel(a, b, get="ntk", block=2), ntk, rtol=1e-12)
+    kf = _conv_gap()[2]
+    for g, ref in (("nngp", nngp), ("ntk", ntk)):
+        np.testing.assert_allclose(kf(a, b, get=g), ref, rtol=1e-12)                    # stax
+        np.testing.assert_allclose(relu_conv_gap_kernel(a, b, get=g), ref, rtol=1e-12)  # reference
 
 
-def test_conv_random_features_converge_to_nngp(rng):
-    from sims.kip.conv_kernels import relu_conv_gap_features, relu_conv_gap_kernel
+@pytest.mark.parametrize("impl", ["sketch", "reference"])
+def test_conv_random_features_converge_to_nngp(rng, impl):
+    from kip_reference import relu_conv_gap_features
     a = rng.normal(size=(4, 4, 4, 1))
     m = 40_000
-    phi = relu_conv_gap_features(jax.random.key(0), 1, m=m)
-    k = np.asarray(relu_conv_gap_kernel(a, a))
+    if impl == "sketch":
+        phi = sketch_kernel(sketch.from_stax(_conv_gap(), m=m), key=jax.random.key(0),
+                            input_shape=a.shape).embed
+    else:
+        phi = relu_conv_gap_features(jax.random.key(0), 1, m=m)
+    k = np.asarray(_conv_gap()[2](a, None, get="nngp"))
     k_rf = np.asarray(phi(a) @ phi(a).T)
     # MC over m channels; pooled features have relative sd <= ~2/sqrt(m): 4-sigma band
     assert np.max(np.abs(k_rf - k) / np.sqrt(np.outer(np.diag(k), np.diag(k)))) < 4 * 2 / math.sqrt(m)
 
 
 def test_kip_runs_with_conv_exact_and_sketched_kernels(rng):
-    from sims.kip.conv_kernels import relu_conv_gap_features, relu_conv_gap_kernel
     x = rng.normal(size=(30, 4, 4, 1)) + np.repeat(np.arange(3), 10)[:, None, None, None]
     y = np.repeat(np.arange(3), 10)
-    for kern in (exact_kernel(relu_conv_gap_kernel, name="conv"),
-                 feature_kernel(relu_conv_gap_features(jax.random.key(0), 1, m=64), name="rf")):
+    gelu = stax.serial(stax.Dense(8, W_std=1.2, b_std=0.1), stax.Gelu(), stax.Dense(1, W_std=1.2))
+    for kern in (exact_kernel(_conv_gap()[2], get="nngp", name="conv"),
+                 sketch_kernel(sketch.from_stax(_conv_gap(), m=64), key=jax.random.key(0),
+                               input_shape=x.shape, name="rf"),
+                 sketch_kernel(sketch.from_stax(gelu, m=64, degree=4), key=jax.random.key(0),
+                               input_shape=(30, 16), get="ntk", name="polysketch")):
+        if kern.name == "polysketch":
+            x = x.reshape(30, 16)
         r = distill(x, y, kernel=kern, n_per_class=2, steps=6, key=jax.random.key(1),
                     target_per_class=10, checkpoint_every=3, progress=False)
         assert r.loss[-1] < r.loss[0] and np.all(np.isfinite(r.x))
@@ -311,10 +351,9 @@ def test_kip_runs_with_conv_exact_and_sketched_kernels(rng):
 _KILL_SCRIPT = r"""
 import sys, functools, jax, numpy as np
 jax.config.update("jax_enable_x64", True)
-from sims.kip import distill, exact_kernel
-from sims.kip.fc_kernels import relu_fc1_kernel
+from sims.kip import distill, exact_kernel, fc_network
 d = np.load(sys.argv[1])
-k = exact_kernel(functools.partial(relu_fc1_kernel, get="ntk"), name="fc1-ntk")
+k = exact_kernel(fc_network()[2], get="ntk", name="fc1-ntk")
 def cb(step):
     print(step, flush=True)
     if step >= 20:
@@ -354,3 +393,15 @@ def test_resume_after_sigkill_equals_uninterrupted_run(rng, tmp_path):
     assert res.resumed_from == 20
     np.testing.assert_array_equal(res.x, ref.x)
     np.testing.assert_array_equal(res.loss, ref.loss)
+
+
+def test_kip_on_stax_kernel_follows_the_reference_kernel_trajectory(rng):
+    """KIP on the stax FC1 NTK and on the second implementation (arccos form) agree step by step."""
+    x, y = _toy(rng)
+    ref = exact_kernel(functools.partial(relu_fc1_kernel, get="ntk"), get=None, name="reference")
+    kw = dict(n_per_class=2, steps=20, key=jax.random.key(2), target_per_class=10, checkpoint_every=10,
+              progress=False, learn_labels=True)
+    a, b = distill(x, y, kernel=NTK, **kw), distill(x, y, kernel=ref, **kw)
+    # same closed form, different round-off (~1e-16); Adam over 20 steps keeps it far below 1e-8
+    np.testing.assert_allclose(a.loss, b.loss, rtol=1e-8)
+    np.testing.assert_allclose(a.x, b.x, rtol=1e-7, atol=1e-9)

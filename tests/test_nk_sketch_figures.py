@@ -1,4 +1,4 @@
-"""The sketch speed and KRR figures run end to end in --quick mode; their helpers against references."""
+"""The sketch speed and KRR figures run end to end in --quick mode; the sims helpers they call against references."""
 import numpy as np
 import pytest
 
@@ -50,7 +50,7 @@ def test_nk_sketch_krr_quick(tmp_path):
 
 
 def test_crossover_interpolates_in_log_log():
-    from figures.nk_sketch_speed import crossover
+    from sims.kernels.timing import crossover
 
     n = np.array([10.0, 100.0, 1000.0, 10000.0])
     assert crossover(n, n / 300.0) == pytest.approx(300.0)   # speedup = n/300 crosses 1 at n = 300
@@ -62,7 +62,7 @@ def test_validated_ridge_matches_direct_solves(rng):
     """The one-eigendecomposition ridge path equals a Cholesky solve per ridge (independent method)."""
     from scipy.linalg import cho_factor, cho_solve
 
-    from figures.nk_sketch_krr import validated_ridge
+    from sims.kernels.krr import validated_ridge
     from sims.kip.data import centered_one_hot
 
     x = rng.normal(size=(120, 5))
@@ -71,7 +71,7 @@ def test_validated_ridge_matches_direct_solves(rng):
     val = np.zeros(120, bool)
     val[::4] = True
     grid = np.logspace(-6, 1, 8)
-    lam, accs = validated_ridge(k, y, val, grid)
+    lam, accs = validated_ridge(k, centered_one_hot(y, 10), y, val, grid)
     f = ~val
     kff = k[np.ix_(f, f)]
     yf = centered_one_hot(y[f], 10)

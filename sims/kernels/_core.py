@@ -25,7 +25,10 @@ from typing import Any, Callable, NamedTuple
 import jax
 import numpy as np
 
-__all__ = ["Kernel", "Layer", "NNGPNTK", "check_ntk_params", "check_out", "finite_number"]
+from sims.kernels.spatial import diag
+
+__all__ = ["Kernel", "Layer", "NNGPNTK", "check_ntk_params", "check_out", "finite_number", "FULL", "DIAG",
+           "positionwise", "spatial_requirement", "to_diagonal", "described"]
 
 NNGPNTK = collections.namedtuple("NNGPNTK", ["nngp", "ntk"])
 
@@ -76,3 +79,52 @@ def finite_number(name, value):
             or not math.isfinite(value):
         raise ValueError(f"{name} must be a finite number, got {value!r}")
     return float(value)
+
+
+# -- which spatial covariance a layer needs (diagonal-spatial propagation) ------------------------------
+#
+# A layer's ``kernel_fn`` may carry ``spatial_req(req_out) -> req_in``: given what the rest of the
+# network needs from this layer's *output* (``FULL``: all position pairs ``(p, p')``; ``DIAG``: only
+# ``p = p'``), what it needs from its *input*.  Position-wise layers (Dense, Conv, activations,
+# LayerNorm, Dropout, fan-out/in) pass the requirement through — a Conv's output at ``(p, p)`` reads
+# its input at ``(p·s + δ, p·s + δ)`` only; ``Flatten`` needs ``DIAG`` whatever follows (it averages
+# the spatial diagonal); pooling and ``Aggregate`` need ``FULL``.  A layer without the attribute
+# (a user's own ``kernel_fn``) is assumed to need ``FULL`` — the safe choice.
+
+FULL, DIAG = "full", "diag"
+
+
+def _passthrough(req_out):
+    return req_out
+
+
+def positionwise(kernel_fn):
+    """Mark ``kernel_fn`` as position-wise (it passes the spatial requirement through); returns it."""
+    kernel_fn.spatial_req = _passthrough
+    return kernel_fn
+
+
+def spatial_requirement(layer, req_out: str) -> str:
+    """What ``layer`` needs from its input given ``req_out`` needed from its output (``FULL``/``DIAG``)."""
+    rule = getattr(layer.kernel_fn, "spatial_req", None)
+    return FULL if rule is None else rule(req_out)
+
+
+def to_diagonal(k):
+    """The same kernel state with only the same-position entries ``(n1, n2, *s)`` / ``(n, *s)`` kept."""
+    if isinstance(k, list):
+        return [to_diagonal(b) for b in k]
+    if k.diagonal_spatial or k.ns == 0:
+        return k
+    return k._replace(nngp=diag(k.nngp, 2, k.ns), ntk=None if k.ntk is None else diag(k.ntk, 2, k.ns),
+                      cov1=diag(k.cov1, 1, k.ns), cov2=diag(k.cov2, 1, k.ns), diagonal_spatial=True)
+
+
+def described(layer: Layer, name: str, **options) -> Layer:
+    """Attach ``(name, options)`` — what the layer is — as ``layer.kernel_fn.spec``; returns ``layer``.
+
+    Read by :func:`sims.kernels.sketch.from_stax` to derive a network's sketch from its stax
+    description (so the finite net, the exact kernel and the sketched features come from one object).
+    """
+    layer.kernel_fn.spec = (name, dict(options))
+    return layer

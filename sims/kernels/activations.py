@@ -28,7 +28,7 @@ import numpy as np
 from jax.scipy.special import erf as _erf
 
 from sims.kernels import spatial
-from sims.kernels._core import Layer
+from sims.kernels._core import Layer, described, positionwise
 from sims.kernels._core import finite_number as _finite_number
 from theory import dual_activations as dual
 from theory import dual_exponential, hermite
@@ -47,6 +47,7 @@ def activation_layer(fn: Callable, dual_fn: Callable):
     def apply_fn(params, x, **kwargs):
         return fn(x)
 
+    @positionwise
     def kernel_fn(k):
         ns = k.ns
         if k.diagonal_spatial:  # (n1, n2, *s) and (n, *s): positions pair with themselves only
@@ -72,8 +73,8 @@ def activation_layer(fn: Callable, dual_fn: Callable):
 def ABRelu(a: float, b: float):
     """``f(x) = a·min(x, 0) + b·max(x, 0)`` (arc-cosine kernels; NT ``ABRelu``)."""
     a, b = _finite_number("a", a), _finite_number("b", b)
-    return activation_layer(lambda x: a * jnp.minimum(x, 0) + b * jnp.maximum(x, 0),
-                            lambda q1, q2, c: dual.abrelu(q1, q2, c, a=a, b=b))
+    return described(activation_layer(lambda x: a * jnp.minimum(x, 0) + b * jnp.maximum(x, 0),
+                                      lambda q1, q2, c: dual.abrelu(q1, q2, c, a=a, b=b)), "ABRelu", a=a, b=b)
 
 
 def Relu():
@@ -103,7 +104,7 @@ def Erf(*, a: float = 1.0, b: float = 1.0, c: float = 0.0):
         t, tdot = dual.erf(b * b * q1, b * b * q2, b * b * q)
         return a * a * t + c * c, a * a * b * b * tdot
 
-    return activation_layer(lambda x: a * _erf(b * x) + c, dual_fn)
+    return described(activation_layer(lambda x: a * _erf(b * x) + c, dual_fn), "Erf", a=a, b=b, c=c)
 
 
 def Sigmoid_like():
@@ -155,7 +156,8 @@ def Gaussian(*, a: float = 1.0, b: float = -1.0):
 def Gelu(*, approximate: bool = False):
     """GELU ``x Φ(x)``; the kernel is always the exact GELU's (``approximate`` affects ``apply_fn``
     only, as in NT)."""
-    return activation_layer(lambda x: jax.nn.gelu(x, approximate=bool(approximate)), dual.gelu)
+    return described(activation_layer(lambda x: jax.nn.gelu(x, approximate=bool(approximate)), dual.gelu),
+                     "Gelu", approximate=bool(approximate))
 
 
 def Monomial(degree: int):
@@ -198,8 +200,9 @@ def ExpNormalized(*, gamma: float = 1.0, shift: float = -1.0, do_clip: bool = Fa
             f"unit-variance pre-activations f(z) = exp({gamma ** 0.5:.6g} z - {gamma:.6g}) has the kernel of "
             "ExpNormalized(gamma, shift=-1)")
 
-    return activation_layer(fn, lambda q1, q2, c: dual.exp_normalized(q1, q2, c, gamma=gamma,
-                                                                      shift=shift, do_clip=do_clip))
+    return described(activation_layer(fn, lambda q1, q2, c: dual.exp_normalized(q1, q2, c, gamma=gamma,
+                                                                                shift=shift, do_clip=do_clip)),
+                     "ExpNormalized", gamma=gamma, shift=shift, do_clip=bool(do_clip))
 
 
 # -- Hermite-expansion duals -------------------------------------------------------------------
@@ -273,6 +276,7 @@ def ElementwiseHermite(fn: Callable | str, degree: int, *, nodes: int | None = N
     nodes : int, keyword-only
         Gauss–Hermite nodes (default ``max(2·degree + 2, 64)``); at least ``degree + 1``.
     """
+    name_or_fn = fn
     fn = _check_activation_fn(fn)
     if isinstance(degree, bool) or not isinstance(degree, (int, np.integer)):
         raise TypeError(f"degree must be an int, got {type(degree).__name__}")
@@ -287,7 +291,8 @@ def ElementwiseHermite(fn: Callable | str, degree: int, *, nodes: int | None = N
                               or nodes < degree + 1):
         raise ValueError(f"nodes must be an int >= degree + 1 = {degree + 1}, got {nodes!r}")
     nodes = int(nodes) if nodes is not None else max(2 * degree + 2, 64)
-    return activation_layer(fn, _hermite_dual(fn, degree, nodes))
+    return described(activation_layer(fn, _hermite_dual(fn, degree, nodes)), "ElementwiseHermite",
+                     fn=name_or_fn, degree=degree)
 
 
 def hermite_truncation_error(fn: Callable | str, degree: int, *, variance: float,

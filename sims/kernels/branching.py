@@ -22,7 +22,7 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
-from sims.kernels._core import Kernel, Layer, check_out
+from sims.kernels._core import FULL, Layer, check_out, positionwise, spatial_requirement
 
 __all__ = ["FanOut", "FanInSum", "FanInConcat", "Identity", "parallel", "apply_layer"]
 
@@ -42,14 +42,15 @@ def _split_rng(kwargs, n):
 
 def Identity() -> Layer:
     """``f(x) = x``; the kernel is unchanged."""
-    return Layer(lambda key, input_shape: (input_shape, ()), lambda params, x, **kw: x, lambda k: k)
+    return Layer(lambda key, input_shape: (input_shape, ()), lambda params, x, **kw: x,
+                 positionwise(lambda k: k))
 
 
 def FanOut(num: int) -> Layer:
     """Copy the input into ``num`` branches (a list)."""
     check_out("num", num)
     return Layer(lambda key, input_shape: ([input_shape] * num, ()),
-                 lambda params, x, **kw: [x] * num, lambda k: [k] * num)
+                 lambda params, x, **kw: [x] * num, positionwise(lambda k: [k] * num))
 
 
 def _as_list(ks, name):
@@ -71,6 +72,7 @@ def FanInSum() -> Layer:
         xs = _as_list(xs, "FanInSum")
         return sum(xs[1:], xs[0])
 
+    @positionwise
     def kernel_fn(ks):
         ks = _as_list(ks, "FanInSum")
         if any(k.nngp.shape != ks[0].nngp.shape for k in ks):
@@ -103,6 +105,7 @@ def FanInConcat(axis: int = -1) -> Layer:
     def apply_fn(params, xs, **kwargs):
         return jnp.concatenate(_as_list(xs, "FanInConcat"), axis=-1)
 
+    @positionwise
     def kernel_fn(ks):
         ks = _as_list(ks, "FanInConcat")
         if any(k.nngp.shape != ks[0].nngp.shape for k in ks):
@@ -150,4 +153,9 @@ def parallel(*layers: Layer) -> Layer:
         ks = _check(ks, "kernels")
         return [layer.kernel_fn(k) for layer, k in zip(layers, ks)]
 
+    def spatial_req(req_out):  # one requirement for all branches: FULL if any branch needs it
+        reqs = [spatial_requirement(layer, req_out) for layer in layers]
+        return FULL if FULL in reqs else req_out if not reqs else reqs[0]
+
+    kernel_fn.spatial_req = spatial_req
     return Layer(init_fn, apply_fn, kernel_fn)

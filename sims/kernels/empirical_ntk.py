@@ -22,7 +22,6 @@ Speed vs width and ``n``: ``benchmarks/bench_kernels_exact.py --empirical``.
 """
 from __future__ import annotations
 
-import math
 from typing import Callable
 
 import jax

@@ -1,33 +1,43 @@
-"""Kernel ridge regression with a stated diagonal regularizer and checked, never-silent solves.
+"""Kernel ridge regression, one module and one ridge convention: a differentiable and a checked entry.
 
 Kernel ridge regression (KRR) with a kernel matrix ``K`` on the training inputs predicts
 
-    ŷ(x_test) = K_test,train (K + λ I)^{-1} Y,      λ = ridge · tr(K)/n   (``relative=True``),
+    ŷ(x_test) = K_test,train (K + λ I)^{-1} Y,      λ = ridge · tr(K)/n   (``relative=True``, default),
 
-the ridge being relative to the *mean diagonal* of ``K`` as in KIP (Nguyen, Chen, Lee 2021,
+**the ridge is relative to the mean diagonal** of ``K``, as in KIP (Nguyen, Chen, Lee 2021,
 arXiv:2011.00050, eq. (2)-(3), ``λ = 1e-6``) and neural-tangents' ``diag_reg`` with
-``diag_reg_absolute_scale=False``; ``relative=False`` uses ``λ = ridge`` as given.  The NNGP posterior
-mean of Lee et al. 2018 (arXiv:1711.00165, eq. 12) and the infinite-width GD solution of Jacot et al.
-2018 have this form.
+``diag_reg_absolute_scale=False``; ``relative=False`` uses ``λ = ridge`` as given.  ``ridge >= 0``
+(KIP's notebook takes ``|ridge|``; here a negative ridge is an error in the checked entry).  The NNGP
+posterior mean of Lee et al. 2018 (arXiv:1711.00165, eq. 12) and the infinite-width GD solution of
+Jacot et al. 2018 have this form.
 
-Why the checks: exact NNGP/NTK matrices are often numerically singular (near-duplicate inputs, deep
-ReLU kernels whose cosines tend to 1, ``n`` larger than the kernel's numerical rank); a bare Cholesky
-or ``solve`` then fails or returns NaN/inf (neural-tangents issues #36, #76, #128, #198).
-:func:`solve_psd` therefore
+Two entries, same formula:
 
-1. factorizes ``K + λI`` by Cholesky (LAPACK ``potrf`` via scipy) and estimates its condition number
-   ``κ`` from the factor (LAPACK ``pocon``, 1-norm estimate, O(n²));
-2. if the factorization fails or ``κ > max_cond`` (choice: ``1e12``, i.e. about 4 of 16 digits left
-   for the solution), acts per ``on_ill_conditioned``: ``"increase"`` (default) multiplies ``λ`` by
-   10 until it succeeds (at most ``max_increases`` times, starting from ``max(λ, 1e-14·tr(K)/n)`` when
-   ``λ = 0``) and warns with :class:`IllConditionedWarning` naming ``κ`` and the ridge used;
-   ``"warn"`` warns and keeps ``λ`` when the factorization succeeded; ``"raise"`` raises
-   ``numpy.linalg.LinAlgError``;
-3. checks that the solution and the residual ``‖(K + λI)X − Y‖/‖Y‖`` are finite, and raises
-   ``FloatingPointError`` otherwise — never returns NaN silently.
+- **differentiable** (:func:`ridge_value`, :func:`krr_weights`, :func:`krr_predict`): ``jax.numpy``
+  Cholesky, jittable, differentiable in ``K`` (and so in KIP's support images); no conditioning
+  checks (a traced matrix cannot be inspected).  KIP's loss uses it.
+- **checked** (:func:`solve_psd`, :func:`krr_fit_predict`, :func:`krr_accuracy`): numpy/scipy,
+  for evaluation.  Exact NNGP/NTK matrices are often numerically singular (near-duplicate inputs,
+  deep ReLU kernels whose cosines tend to 1, ``n`` larger than the kernel's numerical rank); a bare
+  Cholesky or ``solve`` then fails or returns NaN/inf (neural-tangents issues #36, #76, #128, #198).
+  :func:`solve_psd` therefore
 
-Numpy/scipy, float64 only (inputs must already be float64; jax arrays are accepted and converted).
-Not jittable or differentiable: for KIP's differentiable solve see :mod:`sims.kip.krr`.
+  1. factorizes ``K + λI`` by Cholesky (LAPACK ``potrf`` via scipy) and estimates its condition
+     number ``κ`` from the factor (LAPACK ``pocon``, 1-norm estimate, O(n²));
+  2. if the factorization fails or ``κ > max_cond`` (choice: ``1e12``, i.e. about 4 of 16 digits
+     left for the solution), acts per ``on_ill_conditioned``: ``"increase"`` (default) multiplies
+     ``λ`` by 10 until it succeeds (at most ``max_increases`` times, starting from
+     ``max(λ, 1e-14·tr(K)/n)`` when ``λ = 0``) and warns with :class:`IllConditionedWarning` naming
+     ``κ`` and the ridge used; ``"warn"`` warns and keeps ``λ`` when the factorization succeeded;
+     ``"raise"`` raises ``numpy.linalg.LinAlgError``;
+  3. checks that the solution and the residual ``‖(K + λI)X − Y‖/‖Y‖`` are finite, and raises
+     ``FloatingPointError`` otherwise — never returns NaN silently.
+
+Ridge selection (:func:`validated_ridge`): the ridge of a grid with the best accuracy on validation
+rows, every ridge of the grid from one eigendecomposition of the fitting block.
+
+float64 only (inputs must already be float64; jax arrays are accepted by the checked entry and
+converted to numpy).
 """
 from __future__ import annotations
 
@@ -35,11 +45,14 @@ import math
 import warnings
 from typing import NamedTuple
 
+import jax
+import jax.numpy as jnp
 import numpy as np
 import scipy.linalg
 from scipy.linalg import lapack
 
-__all__ = ["solve_psd", "krr_fit_predict", "SolveInfo", "IllConditionedWarning"]
+__all__ = ["solve_psd", "krr_fit_predict", "krr_accuracy", "validated_ridge", "SolveInfo",
+           "IllConditionedWarning", "ridge_value", "krr_weights", "krr_predict", "check_float64"]
 
 _MODES = ("increase", "warn", "raise")
 
@@ -242,3 +255,116 @@ def krr_fit_predict(k_train, y_train, k_test, *, ridge: float = 1e-6, relative: 
     if not np.all(np.isfinite(pred)):
         raise FloatingPointError("krr_fit_predict: non-finite predictions (overflow in k_test @ alpha)")
     return pred
+
+
+def krr_accuracy(k_train, y_train, k_test, labels_test, *, ridge: float = 1e-6, relative: bool = True,
+                 **solve_options) -> float:
+    """Classification accuracy of KRR: ``mean(argmax(k_test (k_train + λI)^{-1} y_train) == labels)``.
+
+    Checked (:func:`krr_fit_predict`); ``y_train`` ``(n, C)`` regression targets (e.g. centred one-hot),
+    ``labels_test`` ``(m,)`` integer classes.
+    """
+    labels = np.asarray(labels_test)
+    pred = krr_fit_predict(k_train, y_train, k_test, ridge=ridge, relative=relative, **solve_options)
+    if pred.ndim != 2 or labels.shape != (pred.shape[0],):
+        raise ValueError(f"labels_test must have shape ({pred.shape[0]},) and y_train (n, C), got "
+                         f"{labels.shape} and predictions {pred.shape}")
+    return float(np.mean(np.argmax(pred, axis=1) == labels))
+
+
+def validated_ridge(k_train, targets, labels, val, grid) -> tuple[float, np.ndarray]:
+    """Relative ridge of ``grid`` with the best accuracy on the ``val`` rows, fitted on the others.
+
+    Parameters
+    ----------
+    k_train : array ``(n, n)``, float64
+        Kernel matrix of the training split.
+    targets : array ``(n, C)``
+        Regression targets of the training split (centred one-hot).
+    labels : array ``(n,)``
+        Their classes (accuracy on the validation rows).
+    val : bool array ``(n,)``
+        Validation rows; the remaining rows are the fitting block.
+    grid : sequence of float
+        Relative ridges (``λ = ridge · tr(K_fit)/n_fit``).  Ties go to the larger ridge.
+
+    Returns
+    -------
+    (ridge, accuracies) : (float, ndarray ``(len(grid),)``)
+
+    One eigendecomposition ``K_fit = U diag(s) Uᵀ`` serves every ridge:
+    ``(K_fit + λI)^{-1} Y = U diag(1/(s + λ)) Uᵀ Y``.
+    """
+    k = _as_float64(k_train, "k_train")
+    val = np.asarray(val, bool)
+    labels = np.asarray(labels)
+    targets = np.asarray(targets, np.float64)
+    grid = np.asarray(grid, np.float64)
+    n = k.shape[0]
+    if k.shape != (n, n) or val.shape != (n,) or labels.shape != (n,) or targets.shape[0] != n:
+        raise ValueError(f"k_train must be (n, n) and val, labels, targets have n = {n} rows, got "
+                         f"{k.shape}, {val.shape}, {labels.shape}, {targets.shape}")
+    if not (val.any() and (~val).any()):
+        raise ValueError("val must mark at least one validation row and leave at least one fitting row")
+    if grid.ndim != 1 or grid.size == 0 or np.any(grid < 0) or not np.all(np.isfinite(grid)):
+        raise ValueError(f"grid must be a non-empty 1-d sequence of finite ridges >= 0, got {grid!r}")
+    fit = ~val
+    kff = k[np.ix_(fit, fit)]
+    s, u = np.linalg.eigh(kff)
+    uy = u.T @ targets[fit]
+    kvf = k[np.ix_(val, fit)] @ u
+    scale = np.trace(kff) / kff.shape[0]
+    accs = np.array([np.mean(np.argmax(kvf @ (uy / (s + lam * scale)[:, None]), 1) == labels[val])
+                     for lam in grid])
+    best = np.flatnonzero(accs == accs.max())[-1]
+    return float(grid[best]), accs
+
+
+# -- the differentiable entry (KIP) -------------------------------------------------------------------
+
+def check_float64(name: str, a) -> None:
+    """Raise a TypeError unless ``a`` is float64 (works on traced arrays: only the dtype is read)."""
+    dt = getattr(a, "dtype", None)
+    if dt != jnp.float64:
+        raise TypeError(f"{name} must be float64 (enable jax_enable_x64 at the entry point), got dtype {dt}")
+
+
+def ridge_value(k, ridge, *, relative: bool = True):
+    """The absolute ``λ``: ``ridge · tr(K)/n`` (``relative``) or ``ridge``; jittable, differentiable."""
+    return ridge * jnp.trace(k) / k.shape[0] if relative else ridge * jnp.ones((), k.dtype)
+
+
+def krr_weights(k_train, y_train, *, ridge, relative: bool = True) -> jax.Array:
+    """Dual coefficients ``(K + λI)^{-1} Y`` by a ``jax.numpy`` Cholesky (differentiable, unchecked)."""
+    n = k_train.shape[0]
+    a = k_train + ridge_value(k_train, ridge, relative=relative) * jnp.eye(n, dtype=k_train.dtype)
+    c = jax.scipy.linalg.cho_factor(a, lower=True)
+    return jax.scipy.linalg.cho_solve(c, y_train)
+
+
+def krr_predict(k_test, k_train, y_train, *, ridge=1e-6, relative: bool = True) -> jax.Array:
+    """``K_test,train (K + λI)^{-1} Y`` (KIP's predictor, arXiv:2011.00050 eq. (2)), differentiable.
+
+    Parameters
+    ----------
+    k_test : ``(m, n)``
+        Kernel between test (target) and training (support) inputs.
+    k_train : ``(n, n)``
+        Training (support) kernel.
+    y_train : ``(n, C)``
+        Training targets.
+    ridge, relative
+        The ridge convention of this module (default ``1e-6`` of the mean diagonal).
+    """
+    k_test, k_train, y_train = jnp.asarray(k_test), jnp.asarray(k_train), jnp.asarray(y_train)
+    if k_train.ndim != 2 or k_train.shape[0] != k_train.shape[1]:
+        raise ValueError(f"k_train must be square (n, n), got shape {k_train.shape}")
+    if k_test.ndim != 2 or k_test.shape[1] != k_train.shape[0]:
+        raise ValueError(f"k_test must have shape (m, {k_train.shape[0]}), got {k_test.shape}")
+    if y_train.ndim != 2 or y_train.shape[0] != k_train.shape[0]:
+        raise ValueError(f"y_train must have shape ({k_train.shape[0]}, C), got {y_train.shape}")
+    for n, a in (("k_test", k_test), ("k_train", k_train), ("y_train", y_train)):
+        check_float64(n, a)
+    if isinstance(ridge, (int, float)) and not (math.isfinite(ridge) and ridge >= 0):
+        raise ValueError(f"ridge must be a finite number >= 0, got {ridge!r}")
+    return k_test @ krr_weights(k_train, y_train, ridge=ridge, relative=relative)

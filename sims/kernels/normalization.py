@@ -22,7 +22,7 @@ import jax
 import jax.numpy as jnp
 
 from sims.kernels import spatial
-from sims.kernels._core import Kernel, Layer, finite_number
+from sims.kernels._core import Kernel, Layer, finite_number, positionwise
 
 __all__ = ["LayerNorm", "Dropout"]
 
@@ -57,6 +57,7 @@ def LayerNorm(axis=-1, *, eps: float = 1e-12) -> Layer:
         var = jnp.var(x, axis=axes, keepdims=True)
         return (x - mean) / jnp.sqrt(eps + var)
 
+    @positionwise
     def kernel_fn(k: Kernel) -> Kernel:
         rank = k.ns + 2
         axes = _canonical_axes(axis, rank)
@@ -131,6 +132,7 @@ def Dropout(rate: float, *, mode: str = "train") -> Layer:
         keep = jax.random.bernoulli(rng, rate, x.shape)
         return jnp.where(keep, x / rate, 0.0)
 
+    @positionwise
     def kernel_fn(k: Kernel) -> Kernel:
         if mode == "test":
             return k

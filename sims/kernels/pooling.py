@@ -25,7 +25,7 @@ import jax
 import jax.numpy as jnp
 
 from sims.kernels import spatial
-from sims.kernels._core import Kernel, Layer
+from sims.kernels._core import DIAG, Kernel, Layer, described
 
 __all__ = ["AvgPool", "GlobalAvgPool", "Flatten"]
 
@@ -106,7 +106,8 @@ def AvgPool(window_shape: Sequence[int], *, strides: Sequence[int] | None = None
         _check_size(size)
         return spatial.map_kernel(lambda a, nb: _pool(a, nb, True, size), k, pack=True)
 
-    return Layer(init_fn, apply_fn, kernel_fn)
+    return described(Layer(init_fn, apply_fn, kernel_fn), "AvgPool", window_shape=window, strides=strides,
+                     padding=padding, normalize_edges=normalize_edges)
 
 
 def GlobalAvgPool() -> Layer:
@@ -127,7 +128,7 @@ def GlobalAvgPool() -> Layer:
                              "diagonal_spatial kernel")
         return spatial.map_kernel(spatial.mean_spatial, k, pack=True)._replace(ns=0)
 
-    return Layer(init_fn, apply_fn, kernel_fn)
+    return described(Layer(init_fn, apply_fn, kernel_fn), "GlobalAvgPool")
 
 
 def Flatten() -> Layer:
@@ -140,13 +141,21 @@ def Flatten() -> Layer:
         return x.reshape(x.shape[0], -1)
 
     def kernel_fn(k: Kernel) -> Kernel:
+        positions = math.prod(k.nngp.shape[2:2 + k.ns])
+        if k.inputs is not None and k.ns:  # on the input: one Gram of the flattened inputs, x·x'/(|s|·C)
+            a, b = k.inputs
+            x1 = a.reshape(a.shape[0], -1)
+            x2 = x1 if b is a else b.reshape(b.shape[0], -1)
+            cross, s1, s2 = spatial.input_covariances(x1, x2)
+            return k._replace(nngp=cross, ntk=None if k.ntk is None else jnp.zeros_like(cross), cov1=s1,
+                              cov2=s2, ns=0, channels=k.channels * positions, inputs=None,
+                              diagonal_spatial=False)
         if k.diagonal_spatial:
             f = lambda a, nb: jnp.mean(a, axis=tuple(range(nb, nb + k.ns)))  # noqa: E731
-            positions = math.prod(k.nngp.shape[2:2 + k.ns])
         else:
             f = lambda a, nb: spatial.diag_mean(a, nb, k.ns)  # noqa: E731
-            positions = math.prod(k.nngp.shape[2:2 + k.ns])
         return spatial.map_kernel(f, k)._replace(ns=0, channels=k.channels * positions,
                                                  diagonal_spatial=False)
 
-    return Layer(init_fn, apply_fn, kernel_fn)
+    kernel_fn.spatial_req = lambda req_out: DIAG  # reads the spatial diagonal only
+    return described(Layer(init_fn, apply_fn, kernel_fn), "Flatten")

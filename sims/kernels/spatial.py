@@ -32,7 +32,7 @@ import jax.numpy as jnp
 import numpy as np
 
 __all__ = ["map_kernel", "lin_pair", "diag", "diag_mean", "input_covariances", "patch_covariances",
-           "check_window", "pads", "same_pad", "conv_lin", "avg_pool", "mean_spatial"]
+           "check_window", "pads", "same_pad", "conv_lin", "conv_lin_diag", "avg_pool", "mean_spatial"]
 
 _MAX_FUSED_TAPS = 27  # choice: up to 3x3x3 filters sum all taps in one pass, larger ones axis by axis
 
@@ -80,22 +80,28 @@ def diag_mean(a, nb: int, ns: int):
     return jnp.mean(diag(a, nb, ns), axis=tuple(range(nb, nb + ns)))
 
 
-def input_covariances(x1, x2):
+def input_covariances(x1, x2, *, diagonal: bool = False):
     """``(cross, self1, self2)``: ``x·x'/C`` per pair of positions, ``(n1, n2, *s, *s)`` and ``(n, *s, *s)``.
 
+    ``diagonal``: only the same-position entries, ``(n1, n2, *s)`` and ``(n, *s)``.
     ``x2 is x1`` reuses the first self-covariance.
     """
     ns = x1.ndim - 2
     letters = "hwdefgij"[:ns]
-    up = letters.upper()
+    up = letters if diagonal else letters.upper()
     c = x1.shape[-1]
+    if diagonal:
+        cross = jnp.einsum(f"a{letters}c,b{letters}c->ab{letters}", x1, x2) / c
+        s1 = jnp.einsum(f"a{letters}c,a{letters}c->a{letters}", x1, x1) / c
+        s2 = s1 if x2 is x1 else jnp.einsum(f"a{letters}c,a{letters}c->a{letters}", x2, x2) / c
+        return cross, s1, s2
     cross = jnp.einsum(f"a{letters}c,b{up}c->ab{letters}{up}", x1, x2) / c
     s1 = jnp.einsum(f"a{letters}c,a{up}c->a{letters}{up}", x1, x1) / c
     s2 = s1 if x2 is x1 else jnp.einsum(f"a{letters}c,a{up}c->a{letters}{up}", x2, x2) / c
     return cross, s1, s2
 
 
-def patch_covariances(x1, x2, filter_shape, strides, padding, dn):
+def patch_covariances(x1, x2, filter_shape, strides, padding, dn, *, diagonal: bool = False):
     """Input covariances already averaged over the filter: ``⟨patch_p(x), patch_p'(x')⟩/(C·F)``.
 
     Equals :func:`conv_lin` of :func:`input_covariances` (both sum ``x[p+δ]·x'[p'+δ]`` over the
@@ -107,7 +113,7 @@ def patch_covariances(x1, x2, filter_shape, strides, padding, dn):
                                                     dimension_numbers=dn)
     p1 = patches(x1)
     p2 = p1 if x2 is x1 else patches(x2)
-    return input_covariances(p1, p2)
+    return input_covariances(p1, p2, diagonal=diagonal)
 
 
 def check_window(name, value, ns=None):
@@ -155,6 +161,21 @@ def conv_lin(a, nb, ns, filter_shape, strides, padding):
         return a
     return _conv_lin_axes(a, nb, ns, {ax: fs for ax, fs in enumerate(zip(filter_shape, strides))},
                           padding)
+
+
+def conv_lin_diag(a, nb, filter_shape, strides, padding):
+    """The Conv map on a diagonal-spatial array ``(*batch, *s)``: ``mean_δ a[..., i·s + δ]``.
+
+    The output's same-position entry ``(i, i)`` reads only the input's ``(i·s + δ, i·s + δ)``, so on
+    the spatial diagonal the Conv map is a window mean with the filter as window (zero padding as
+    :func:`conv_lin`, i.e. XLA's SAME rule).
+    """
+    ns = len(filter_shape)
+    size = a.shape[nb:nb + ns]
+    pad = [same_pad(n, f, s) if padding == "SAME" else (0, 0) for n, f, s in zip(size, filter_shape, strides)]
+    s = jax.lax.reduce_window(a, jnp.zeros((), a.dtype), jax.lax.add, (1,) * nb + tuple(filter_shape),
+                              (1,) * nb + tuple(strides), [(0, 0)] * nb + pad)
+    return s / math.prod(filter_shape)
 
 
 def _conv_lin_axes(a, nb, ns, axes: dict, padding):

@@ -41,7 +41,8 @@ import numpy as np
 
 from sims.kernels import activations as _act
 from sims.kernels import spatial
-from sims.kernels._core import NNGPNTK, Kernel, Layer
+from sims.kernels._core import (DIAG, FULL, NNGPNTK, Kernel, Layer, described, positionwise,
+                                spatial_requirement, to_diagonal)
 from sims.kernels._core import check_ntk_params as _check_ntk_params
 from sims.kernels._core import check_out as _check_out
 from sims.kernels.branching import FanInConcat, FanInSum, FanOut, Identity, apply_layer, parallel
@@ -114,10 +115,12 @@ def Dense(out_dim: int, *, W_std: float = 1.0, b_std: float | None = None,
     apply_fn.structure = {"kind": "dense", "W_std": W_std, "b_std": b_std,
                           "parameterization": parameterization}
 
+    @positionwise
     def kernel_fn(k: Kernel) -> Kernel:
         return _affine_kernel(k, lambda a, nb: a, k.channels, out_dim, W_std, b_std, parameterization)
 
-    return Layer(init_fn, apply_fn, kernel_fn)
+    return described(Layer(init_fn, apply_fn, kernel_fn), "Dense", out_dim=out_dim, W_std=W_std, b_std=b_std,
+                     parameterization=parameterization)
 
 
 def Conv(out_chan: int, filter_shape: Sequence[int], *, strides: Sequence[int] | None = None,
@@ -167,6 +170,7 @@ def Conv(out_chan: int, filter_shape: Sequence[int], *, strides: Sequence[int] |
                           "parameterization": parameterization, "filter_shape": filter_shape,
                           "strides": strides, "padding": padding, "dn": dn}
 
+    @positionwise  # the output at (p, p) reads the input at (p·s + δ, p·s + δ) only
     def kernel_fn(k: Kernel) -> Kernel:
         if k.ns != ns:
             raise ValueError(f"x: Conv with filter_shape {filter_shape} needs {ns} spatial axes, "
@@ -176,16 +180,22 @@ def Conv(out_chan: int, filter_shape: Sequence[int], *, strides: Sequence[int] |
             raise ValueError(f"x: Conv with filter_shape {filter_shape} (VALID) needs spatial size >= "
                              f"the filter, got {size}")
         if k.inputs is not None:  # first layer: filter-averaged input kernel from patches, ntk_in = 0
-            cross, s1, s2 = spatial.patch_covariances(*k.inputs, filter_shape, strides, padding, dn)
+            cross, s1, s2 = spatial.patch_covariances(*k.inputs, filter_shape, strides, padding, dn,
+                                                      diagonal=k.diagonal_spatial)
             kin = k._replace(nngp=cross, ntk=None if k.ntk is None else jnp.zeros_like(cross),
                              cov1=s1, cov2=s2)
             return _affine_kernel(kin, lambda a, nb: a, fsize * k.channels, out_chan, W_std, b_std,
                                   parameterization, ntk_zero=True)
+        if k.diagonal_spatial:
+            lin = lambda a, nb: spatial.conv_lin_diag(a, nb, filter_shape, strides, padding)  # noqa: E731
+            return _affine_kernel(k, lin, fsize * k.channels, out_chan, W_std, b_std, parameterization)
         lin = lambda a, nb: spatial.conv_lin(a, nb, ns, filter_shape, strides, padding)  # noqa: E731
         return _affine_kernel(k, lin, fsize * k.channels, out_chan, W_std, b_std, parameterization,
                               pack=True)
 
-    return Layer(init_fn, apply_fn, kernel_fn)
+    return described(Layer(init_fn, apply_fn, kernel_fn), "Conv", out_chan=out_chan, filter_shape=filter_shape,
+                     strides=strides, padding=padding, W_std=W_std, b_std=b_std,
+                     parameterization=parameterization)
 
 
 # -- activations (thin wrappers over sims.kernels.activations) --------------------------------------
@@ -198,10 +208,31 @@ Hermite, ElementwiseHermite, ExpNormalized = _act.Hermite, _act.ElementwiseHermi
 
 # -- serial and the input kernel --------------------------------------------------------------------
 
-def _input_kernel(x1, x2, *, ntk: bool = True, x1_is_x2=False, pattern=None) -> Kernel:
-    cross, s1, s2 = spatial.input_covariances(x1, x2)
+def _input_kernel(x1, x2, *, ntk: bool = True, x1_is_x2=False, pattern=None,
+                  diagonal_spatial: bool = False) -> Kernel:
+    diagonal_spatial = diagonal_spatial and x1.ndim > 2
+    cross, s1, s2 = spatial.input_covariances(x1, x2, diagonal=diagonal_spatial)
     return Kernel(cross, jnp.zeros_like(cross) if ntk else None, s1, s2, x1.ndim - 2, x1.shape[-1],
-                  (x1, x2), is_gaussian=False, x1_is_x2=x1_is_x2, pattern=pattern)
+                  (x1, x2), is_gaussian=False, x1_is_x2=x1_is_x2, pattern=pattern,
+                  diagonal_spatial=diagonal_spatial)
+
+
+def diagonal_from(layers: Sequence[Layer], *, output: str = FULL) -> int | None:
+    """Index of the first layer from which the kernel can be propagated diagonal-spatially.
+
+    Walking back from the output (which needs ``output``), each layer's
+    :func:`~sims.kernels._core.spatial_requirement` says what its input must carry; the first index
+    whose input may be ``DIAG`` is returned (``0``: from the input kernel on), ``None`` if none.
+    Before a ``Flatten`` only the spatial diagonal is read, so a pooling-free CNN with a ``Flatten``
+    readout is diagonal from the input; after the last pooling layer otherwise.
+    """
+    req = output
+    start = None
+    for i in range(len(layers) - 1, -1, -1):
+        req = spatial_requirement(layers[i], req)
+        if req == DIAG:
+            start = i
+    return start
 
 
 def _validate(x, name):
@@ -267,33 +298,57 @@ def serial(*layers: Layer) -> Layer:
             x = apply_layer(layer, p, x, kw)
         return x
 
-    apply_fn.layers = layers  # read by the structured-derivatives empirical NTK
+    apply_fn.layers = layers  # read by the structured-derivatives empirical NTK and sketch.from_stax
 
     def propagate(k):
         for layer in layers:
             k = _clear_inputs(layer.kernel_fn(k))
         return k
 
-    def arrays_fn(x1, x2, pattern, get, same):
+    def arrays_fn(x1, x2, pattern, get, same, diagonal_spatial):
         names = _get_names(get)
         if same:
             x2, x1_is_x2 = x1, True
         else:
             x1_is_x2 = False if x2.shape != x1.shape else jnp.all(jnp.abs(x1 - x2) < 1e-12)
+        if diagonal_spatial is False:
+            start = None
+        else:
+            start = diagonal_from(layers, output=DIAG if diagonal_spatial else FULL)
+            if diagonal_spatial and start != 0:
+                req, bad = DIAG, len(layers) - 1
+                for bad in range(len(layers) - 1, -1, -1):
+                    req = spatial_requirement(layers[bad], req)
+                    if req == FULL:
+                        break
+                raise ValueError(f"diagonal_spatial=True, but layers[{bad}] needs the full spatial "
+                                 "covariance (pooling or Aggregate); pass diagonal_spatial=None (chosen "
+                                 "from the layers) or False")
         k = _input_kernel(x1, x2, ntk=names is None or "ntk" in names, x1_is_x2=x1_is_x2,
-                          pattern=pattern)
-        k = propagate(k)
+                          pattern=pattern, diagonal_spatial=start == 0)
+        for i, layer in enumerate(layers):
+            if start is not None and i == start:
+                k = to_diagonal(k)
+            k = _clear_inputs(layer.kernel_fn(k))
         if isinstance(k, list):
             raise ValueError("the network ends with several branches; merge them with FanInSum or "
                              "FanInConcat")
         return _select(k, get)
 
     # one compiled program per (shapes, get): un-jitted first calls were op-by-op (~5-10x slower)
-    jitted = jax.jit(arrays_fn, static_argnames=("get", "same"))
+    jitted = jax.jit(arrays_fn, static_argnames=("get", "same", "diagonal_spatial"))
 
-    def kernel_fn(x1, x2=None, get=None, *, pattern=None):
+    def kernel_fn(x1, x2=None, get=None, *, pattern=None, diagonal_batch: bool = True,
+                  diagonal_spatial: bool | None = None):
         if _is_state(x1):  # used as a layer of an enclosing network
             return propagate(x1)
+        if diagonal_batch is not True:
+            raise NotImplementedError("diagonal_batch: only True is supported (self-covariances are "
+                                      "kept per example, (n, *s, *s); no layer here needs the "
+                                      f"(n, n) batch covariance), got {diagonal_batch!r}")
+        if diagonal_spatial not in (None, True, False):
+            raise ValueError(f"diagonal_spatial must be None (chosen from the layers), True or False, "
+                             f"got {diagonal_spatial!r}")
         _validate(x1, "x1")
         same = x2 is None
         if x2 is not None:
@@ -308,9 +363,15 @@ def serial(*layers: Layer) -> Layer:
         x1 = jnp.asarray(x1)
         x2 = None if same else jnp.asarray(x2)
         if get is None:  # the full Kernel state has python fields (ns, channels): not a jit output
-            return arrays_fn(x1, x2, pattern, get, same)
-        return jitted(x1, x2, pattern, get=get, same=same)
+            return arrays_fn(x1, x2, pattern, get, same, diagonal_spatial)
+        return jitted(x1, x2, pattern, get=get, same=same, diagonal_spatial=diagonal_spatial)
 
+    def spatial_req(req_out):
+        for layer in reversed(layers):
+            req_out = spatial_requirement(layer, req_out)
+        return req_out
+
+    kernel_fn.spatial_req = spatial_req
     return Layer(init_fn, apply_fn, kernel_fn)
 
 

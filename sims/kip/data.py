@@ -199,3 +199,18 @@ def class_table(y, n_classes: int) -> tuple[np.ndarray, np.ndarray]:
         idx = np.flatnonzero(ya == c)
         table[c, :idx.size] = idx
     return table, counts
+
+
+def stratified_mask(y, fraction: float, *, rng: np.random.Generator) -> np.ndarray:
+    """Boolean mask marking ``max(1, round(fraction · n_c))`` random rows of every class ``c`` of ``y``.
+
+    A stratified part of a split (e.g. the validation rows for choosing a ridge).
+    """
+    y = np.asarray(y)
+    if not (isinstance(fraction, (int, float)) and 0 < fraction < 1):
+        raise ValueError(f"fraction must be a number in (0, 1), got {fraction!r}")
+    mask = np.zeros(len(y), bool)
+    for c in np.unique(y):
+        idx = rng.permutation(np.flatnonzero(y == c))
+        mask[idx[:max(1, int(round(fraction * idx.size)))]] = True
+    return mask

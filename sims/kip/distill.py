@@ -22,7 +22,8 @@ import numpy as np
 from sims.kip import checkpoint as ckpt
 from sims.kip.data import centered_one_hot, check_budget, check_xy, class_table
 from sims.kip.kip import KipState, adam_init, chunk_runner, kip_init, sample_balanced
-from sims.kip.krr import KipKernel, check_float64, embed_batched
+from sims.kernels.krr import check_float64
+from sims.kip.kernel import KipKernel, embed_batched
 
 
 @dataclasses.dataclass(frozen=True)
@@ -106,7 +107,8 @@ def distill(x_train, y_train, *, kernel: KipKernel, n_per_class: int, steps: int
     y_train
         Integer labels ``(n,)`` in ``0..C-1``.
     kernel
-        :func:`sims.kip.krr.exact_kernel` or :func:`sims.kip.krr.feature_kernel`.
+        :func:`sims.kip.kernel.exact_kernel`, :func:`~sims.kip.kernel.sketch_kernel` or
+        :func:`~sims.kip.kernel.feature_kernel`.
     n_per_class
         Support images per class; every class needs at least that many examples.
     steps
@@ -136,7 +138,7 @@ def distill(x_train, y_train, *, kernel: KipKernel, n_per_class: int, steps: int
     """
     xa, ya = check_xy(x_train, y_train, name_x="x_train", name_y="y_train")
     if not isinstance(kernel, KipKernel):
-        raise TypeError("kernel must be a KipKernel (sims.kip.exact_kernel / feature_kernel), "
+        raise TypeError("kernel must be a KipKernel (sims.kip.exact_kernel / sketch_kernel / feature_kernel), "
                         f"got {type(kernel).__name__}")
     n_classes = int(ya.max()) + 1 if n_classes is None else int(n_classes)
     if ya.max() >= n_classes:
@@ -212,6 +214,10 @@ def distill(x_train, y_train, *, kernel: KipKernel, n_per_class: int, steps: int
                 bad = step + int(np.argmax(~np.isfinite(loss)))
                 raise FloatingPointError(f"KIP loss is not finite at step {bad}; increase reg "
                                          f"(now {reg}) or lower lr (now {lr})")
+            if not all(bool(jnp.all(jnp.isfinite(v))) for v in state.params.values()):
+                raise FloatingPointError(f"KIP support set is not finite at step {step + length} "
+                                         f"(after a finite loss); increase reg (now {reg}) or lower "
+                                         f"lr (now {lr})")
             step += length
             loss_hist.append(loss)
             acc_hist.append(acc)

@@ -6,7 +6,7 @@ Nguyen, Chen, Lee, "Dataset Meta-Learning from Kernel Ridge-Regression", ICLR 20
 
 1. draw a fresh class-balanced target batch ``(X_t, y_t)`` from the training set;
 2. ``L(X_s, y_s) = ½ · mean‖y_t − K_ts (K_ss + λ̃ I)^{-1} y_s‖²`` (mean over all ``n_t · C``
-   entries), ``λ̃ = |λ| tr(K_ss)/n_s`` (:mod:`sims.kip.krr`);
+   entries), ``λ̃ = λ tr(K_ss)/n_s`` (the relative ridge of :mod:`sims.kernels.krr`);
 3. an Adam step on the support images ``X_s`` (and on ``y_s`` when labels are learned).
 
 Labels are centred one-hot ``e_c − 1/C``; the support set starts as a random class-balanced
@@ -31,7 +31,8 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 
-from sims.kip.krr import KipKernel, check_float64, krr_weights, ridge
+from sims.kernels.krr import check_float64, krr_weights, ridge_value
+from sims.kip.kernel import KipKernel
 
 Array = jax.Array
 
@@ -79,12 +80,12 @@ def kip_loss(x_s: Array, y_s: Array, e_t: Array, y_t: Array, *, kernel: KipKerne
     e_t, y_t
         Embedded target batch (``kernel.embed`` of the images) and its labels ``(n_t, C)``.
     kernel
-        A :class:`sims.kip.krr.KipKernel`.
+        A :class:`sims.kip.kernel.KipKernel`.
     reg
-        Relative ridge ``λ``.
+        Relative ridge ``λ`` (:mod:`sims.kernels.krr` convention, ``λ̃ = λ tr(K_ss)/n_s``).
     """
     k_ts, k_ss = kernel.blocks(x_s, e_t)
-    pred = k_ts @ krr_weights(k_ss, y_s, reg=reg)
+    pred = k_ts @ krr_weights(k_ss, y_s, ridge=reg)
     loss = 0.5 * jnp.mean((pred - y_t) ** 2)
     acc = jnp.mean((jnp.argmax(pred, axis=1) == jnp.argmax(y_t, axis=1)).astype(loss.dtype))
     return loss, acc
@@ -180,7 +181,7 @@ def _label_solve_fn(kernel: KipKernel):
     def solve(x_s, e_t, y_t, reg):
         k_ts, k_ss = kernel.blocks(x_s, e_t)
         n = k_ss.shape[0]
-        a = jnp.linalg.solve(k_ss + ridge(k_ss, reg) * jnp.eye(n, dtype=k_ss.dtype), k_ts.T).T
+        a = jnp.linalg.solve(k_ss + ridge_value(k_ss, reg) * jnp.eye(n, dtype=k_ss.dtype), k_ts.T).T
         return jnp.linalg.lstsq(a, y_t)[0]
 
     return jax.jit(solve)

@@ -5,7 +5,7 @@ imports on current JAX; it is *never* a dependency of theorylab)::
 
     python3.11 -m venv /work/nt_venv
     /work/nt_venv/bin/pip install jax==0.4.26 jaxlib==0.4.26 'numpy<2' 'scipy<1.13' neural-tangents==0.6.5
-    /work/nt_venv/bin/python tests/nt_reference/generate.py
+    /work/nt_venv/bin/python tests/nt_reference/generate.py [FAMILY ...]   # only these families / "predict"
 
 It draws seeded random architectures (``numpy.random.default_rng(1000 + i)``) from a small grammar
 of layers both libraries have, describes each as JSON (``build`` below turns the description into a
@@ -178,9 +178,33 @@ def wide_resnet(rng):
     return ["serial", layers], (8, 8, 2)
 
 
+def cnn_flatten(rng):
+    """The pooling-free CNN of issue #20 (diagonal-spatial propagation): [Conv3x3 SAME-Relu]x3-Flatten-Dense."""
+    conv = ["Conv", [16, [3, 3]], {"padding": "SAME", "W_std": 1.5, "b_std": 0.1}]
+    layers = [conv, ["Relu", [], {}]] * 3 + [["Flatten", [], {}], ["Dense", [1], {"W_std": 1.5, "b_std": 0.1}]]
+    return ["serial", layers], (8, 8, 3)
+
+
+def conv_flatten(rng):
+    """Random pooling-free CNNs with a Flatten readout (propagated diagonal-spatially by sims.kernels)."""
+    ns = int(rng.integers(1, 3))
+    size = tuple(int(v) for v in rng.integers(5, 9, size=ns))
+    param = "standard" if rng.random() < 0.25 else "ntk"
+    layers = []
+    for _ in range(int(rng.integers(1, 4))):
+        kw = _affine_kw(rng, param)
+        kw["padding"] = str(rng.choice(["SAME", "VALID"]))
+        if rng.random() < 0.3:
+            kw["strides"] = [int(v) for v in rng.integers(1, 3, size=ns)]
+        layers += [["Conv", [int(rng.integers(4, 16)), [int(v) for v in rng.integers(1, 4, size=ns)]], kw],
+                   _activation(rng)]
+    layers += [["Flatten", [], {}], ["Dense", [1], _affine_kw(rng, param)]]
+    return ["serial", layers], size + (int(rng.integers(1, 4)),)
+
+
 FAMILIES = {"fc": (fc, 10), "conv_pool": (conv_pool, 14), "residual": (residual, 5),
             "layernorm": (layernorm, 3), "dropout": (dropout, 3), "aggregate": (aggregate, 3),
-            "wide_resnet": (wide_resnet, 1)}
+            "wide_resnet": (wide_resnet, 1), "cnn_flatten": (cnn_flatten, 1), "conv_flatten": (conv_flatten, 5)}
 
 
 def main():
@@ -189,6 +213,7 @@ def main():
     import neural_tangents as nt
     from neural_tangents import stax
 
+    only = set(sys.argv[1:])   # family names (or "predict") to (re)write; none: everything
     OUT.mkdir(parents=True, exist_ok=True)
     versions = json.dumps({"neural_tangents": nt.__version__, "jax": jax.__version__,
                            "numpy": np.__version__, "python": sys.version.split()[0]})
@@ -220,12 +245,14 @@ def main():
             if not all(np.all(np.isfinite(a)) for a in arrs):
                 print(f"skip {fam} seed {1000 + i - 1}: non-finite")
                 continue
-            np.savez(OUT / f"{fam}_{made:02d}.npz", spec=json.dumps(spec), family=fam, seed=1000 + i - 1,
-                     x1=x1, x2=x2, nngp=arrs[0], ntk=arrs[1], nngp_11=arrs[2], ntk_11=arrs[3],
-                     versions=versions, **extra)
-            print(f"{fam}_{made:02d}: {json.dumps(spec)[:110]}")
+            if not only or fam in only:
+                np.savez(OUT / f"{fam}_{made:02d}.npz", spec=json.dumps(spec), family=fam, seed=1000 + i - 1,
+                         x1=x1, x2=x2, nngp=arrs[0], ntk=arrs[1], nngp_11=arrs[2], ntk_11=arrs[3],
+                         versions=versions, **extra)
+                print(f"{fam}_{made:02d}: {json.dumps(spec)[:110]}")
             made += 1
-    predictions(nt, stax, versions)
+    if not only or "predict" in only:
+        predictions(nt, stax, versions)
 
 
 def predictions(nt, stax, versions):

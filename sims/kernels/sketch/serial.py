@@ -1,6 +1,7 @@
-"""Compose sketch layers; Myrtle CNNs; blocked kernel matrices from features.
+"""Compose sketch layers; derive a sketch from a stax description; Myrtle CNNs; blocked features.
 
-``init_fn, feature_fn = serial(Dense(W_std=1.0), Relu(m=1024), Dense(W_std=1.0))``;
+``init_fn, feature_fn = serial(Dense(W_std=1.0), Relu(m=1024), Dense(W_std=1.0))``, or from the
+network's one description ``from_stax(stax.serial(...), m=1024)``;
 ``params = init_fn(key, input_shape)`` draws every sketch once (a pytree of arrays);
 ``feats = feature_fn(params, x)`` is pure and jittable, ``Features(nngp=(n, m₁), ntk=(n, m₂))`` once the
 spatial axes are flattened or pooled, with ``K_nngp ≈ feats.nngp @ feats.nngp.T`` and
@@ -21,7 +22,7 @@ import numpy as np
 from sims.kernels.sketch import layers as L
 from sims.kernels.stax import NNGPNTK
 
-__all__ = ["serial", "Myrtle", "kernel_matrices"]
+__all__ = ["serial", "from_stax", "Myrtle", "kernel_matrices", "features"]
 
 _X64 = "float64 required; enable jax_enable_x64 at the entry point"
 
@@ -39,7 +40,11 @@ def _validate_x(x, name: str, *, like=None):
         raise ValueError(f"{name} must have shape (n, ..., channels), got {x.shape}")
     if x.dtype != jnp.float64:
         raise TypeError(f"{name}: {_X64}; got dtype {x.dtype}")
-    if not isinstance(x, jax.core.Tracer) and not bool(np.all(np.isfinite(np.asarray(x)))):
+    try:   # concrete inputs only: a traced x (under jit) cannot be converted, so it is not inspected
+        finite = bool(np.all(np.isfinite(np.asarray(x))))
+    except jax.errors.TracerArrayConversionError:
+        finite = True
+    if not finite:
         raise ValueError(f"{name} contains non-finite values")
     if like is not None and x.shape[1:] != like.shape[1:]:
         raise ValueError(f"{name} must have per-example shape {like.shape[1:]}, got {x.shape}")
@@ -82,6 +87,95 @@ def serial(*layers: L.Layer) -> tuple[Callable, Callable]:
     return init_fn, feature_fn
 
 
+def _stax_layers(net) -> list:
+    """The flat list of stax layers of ``net`` (a ``stax.serial`` network or a sequence of layers)."""
+    if hasattr(net, "apply_fn") and hasattr(net.apply_fn, "layers"):
+        net = net.apply_fn.layers
+    if not isinstance(net, (list, tuple)) or hasattr(net, "kernel_fn"):
+        raise TypeError("net must be a stax.serial(...) network or a sequence of stax layers, got "
+                        f"{type(net).__name__}")
+    out = []
+    for layer in net:
+        if hasattr(layer, "apply_fn") and hasattr(layer.apply_fn, "layers"):   # nested serial
+            out += _stax_layers(layer)
+        else:
+            out.append(layer)
+    return out
+
+
+def _sketch_layer(i: int, layer, *, m: int, method: str, degree: int) -> L.Layer:
+    spec = getattr(layer.kernel_fn, "spec", None)
+    if spec is None:
+        kind = getattr(layer.kernel_fn, "__qualname__", "?").split(".")[0]
+        raise ValueError(f"net: layer {i} ({kind}) has no sketch (a layer of stax other than Dense, "
+                         "Conv, AvgPool, GlobalAvgPool, Flatten, Relu, Erf, Gelu, ExpNormalized, "
+                         "ElementwiseHermite, or a user-made layer)")
+    name, o = spec
+    where = f"net: layer {i} ({name})"
+    if name in ("Dense", "Conv") and o["parameterization"] != "ntk":
+        raise ValueError(f"{where}: the sketch supports the 'ntk' parameterization only, got "
+                         f"{o['parameterization']!r}")
+    if name == "Dense":
+        return L.Dense(W_std=o["W_std"], b_std=o["b_std"])
+    if name == "Conv":
+        return L.Conv(o["filter_shape"], padding=o["padding"], strides=o["strides"], W_std=o["W_std"],
+                      b_std=o["b_std"])
+    if name == "AvgPool":
+        return L.AvgPool(o["window_shape"], strides=o["strides"], padding=o["padding"],
+                         normalize_edges=o["normalize_edges"])
+    if name == "GlobalAvgPool":
+        return L.GlobalAvgPool()
+    if name == "Flatten":
+        return L.Flatten()
+    if name == "ABRelu" and (o["a"], o["b"]) == (0.0, 1.0):
+        return L.Relu(m=m, method=method, degree=degree)
+    if name == "ABRelu" and (o["a"], o["b"]) == (-1.0, 1.0):
+        return L.Activation("abs", m=m, degree=degree)
+    if name == "Erf" and (o["a"], o["b"], o["c"]) == (1.0, 1.0, 0.0):
+        return L.Erf(m=m, degree=degree)
+    if name == "Gelu":
+        return L.Gelu(m=m, degree=degree)
+    if name == "ExpNormalized" and o["shift"] == -1.0 and not o["do_clip"]:
+        return L.ExpNormalized(m=m, degree=degree, gamma=o["gamma"])
+    if name == "ElementwiseHermite":
+        return L.Activation(o["fn"], m=m, degree=o["degree"])
+    raise ValueError(f"{where} with options {o} has no sketch (Relu, Abs, Erf(), Gelu, "
+                     "ExpNormalized(shift=-1), ElementwiseHermite and the affine/pooling layers do)")
+
+
+def from_stax(net, *, m: int, method: str = "rf", degree: int = 8) -> tuple[Callable, Callable]:
+    """The sketch ``(init_fn, feature_fn)`` of a stax network, from its one description.
+
+    Every stax layer maps to the sketch layer of the same kernel map (module docstring of
+    :mod:`.layers`): ``Dense``/``Conv`` ('ntk' parameterization; the width is irrelevant),
+    ``AvgPool``, ``GlobalAvgPool``, ``Flatten`` exactly; ``Relu`` by ``method`` (``"rf"`` arc-cosine
+    random features, ``"poly"`` Hermite degree ``degree`` + PolySketch); ``Abs``, ``Erf()``, ``Gelu``,
+    ``ExpNormalized(gamma)`` by their Hermite/Taylor series truncated at ``degree``;
+    ``ElementwiseHermite(fn, D)`` by its own degree ``D``.  ``m`` features per activation layer.
+    Nested ``serial`` are flattened; any other layer is a ``ValueError`` naming it.
+
+    Parameters
+    ----------
+    net : stax network or sequence of stax layers
+        ``stax.serial(...)`` (the triple), or the layers themselves.
+    m : int, keyword-only
+        Sketch dimension of every activation layer.
+    method : {"rf", "poly"}, keyword-only
+        How ReLU layers are sketched.
+    degree : int, keyword-only
+        Truncation degree of the series-based activations.
+
+    Examples
+    --------
+    >>> net = stax.serial(stax.Dense(512, W_std=1.5), stax.Relu(), stax.Dense(1, W_std=1.5))
+    >>> init_fn, feature_fn = from_stax(net, m=1024)     # same as serial(Dense(1.5), Relu(m), Dense(1.5))
+    """
+    if method not in ("rf", "poly"):
+        raise ValueError(f"method must be 'rf' or 'poly', got {method!r}")
+    layers = _stax_layers(net)
+    return serial(*(_sketch_layer(i, layer, m=m, method=method, degree=degree) for i, layer in enumerate(layers)))
+
+
 def Myrtle(depth: int = 5, *, m: int, degree: int = 8, W_std: float = 2 ** 0.5, b_std: float | None = None,
            method: str = "poly") -> tuple[Callable, Callable]:
     """Sketch of :func:`sims.kernels.stax.Myrtle` (same layout, ReLU, readout ``Dense(W_std)``).
@@ -120,6 +214,17 @@ def _features(jf, params, x, bs: int) -> L.Features:
         raise ValueError(f"feature_fn must end with Flatten/GlobalAvgPool (features (n, m)), got per-example "
                          f"feature shape {out.nngp.shape[1:]}")
     return out
+
+
+def features(feature_fn: Callable, params, x, *, batch_size: int = 256) -> L.Features:
+    """``feature_fn(params, x)`` in row blocks of ``batch_size`` under one jit (last block padded).
+
+    Bounded memory for large ``n``; ``feature_fn`` must end with ``Flatten``/``GlobalAvgPool``.
+    """
+    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
+        raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
+    _validate_x(x, "x")
+    return _features(_jitted(feature_fn), params, jnp.asarray(x), int(batch_size))
 
 
 def kernel_matrices(feature_fn: Callable, params, x1, x2=None, *, batch_size: int = 256) -> NNGPNTK:
