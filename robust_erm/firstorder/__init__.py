@@ -25,6 +25,8 @@ from robust_erm.firstorder.spec import Certificate, certificate, fast_spec
 __all__ = ["fit_jax", "solve_jax", "Certificate", "fast_spec", "FLOAT32_TOL", "AUTO_MIN_SIZE"]
 
 FLOAT32_TOL = 1e-4
+CHUNK = 200            # L-BFGS iterations between two certificate evaluations
+STAGE_ITERS = 2000     # at most this many iterations per smoothing level
 # backend="auto" picks jax for supported problems with n * d >= AUTO_MIN_SIZE (see
 # benchmarks/bench_robust_erm_scale.py: at d = 50 the first jax fit in a process pays ~12 s of XLA
 # compilation, CLARABEL takes longer than that from n ~ 5,000 on)
@@ -52,8 +54,8 @@ def _dtype(dtype, tol):
     return (np.float64, tol) if dtype == "float64" else (np.float32, max(tol, FLOAT32_TOL))
 
 
-def fit_jax(spec, X, y, w, *, tol=1e-6, max_stages=12, theta0=None, intercept0=0.0,
-            dtype="float64", radius=None):
+def fit_jax(spec, X, y, w, *, tol=1e-6, max_stages=12, max_iter=20_000, theta0=None,
+            intercept0=0.0, dtype="float64", radius=None):
     """Minimize the robust objective of ``spec`` on validated (X, y, w); return
     (theta, intercept, Certificate, FastBuilt).  ``theta0``/``intercept0`` warm-start."""
     import jax.numpy as jnp
@@ -62,6 +64,7 @@ def fit_jax(spec, X, y, w, *, tol=1e-6, max_stages=12, theta0=None, intercept0=0
 
     tol = real_scalar(tol, "tol", lo=0.0, lo_strict=True)
     max_stages = int(real_scalar(max_stages, "max_stages", lo=1))
+    max_iter = int(real_scalar(max_iter, "max_iter", lo=1))
     fs = fast_spec(spec, radius)
     npdt, tol = _dtype(dtype, tol)
     n, d = X.shape
@@ -75,10 +78,14 @@ def fit_jax(spec, X, y, w, *, tol=1e-6, max_stages=12, theta0=None, intercept0=0
         w0[:d] = th0
         w0[d] = float(intercept0) + xbar @ th0 if fs.fit_intercept else 0.0
     wj = jnp.asarray(w0, npdt)
-    mu, best, iters = 0.1, None, 0
-    for _stage_no in range(max_stages):
+    # continuation: L-BFGS in chunks of CHUNK iterations on the mu-smoothed problem, the exact
+    # certificate after each chunk (early exit); mu /= 10 when the smoothed problem is solved
+    # (gradient test or no line-search progress) or after STAGE_ITERS iterations at this mu
+    mu, best, iters, stages, at_mu = 0.1, None, 0, 1, 0
+    while iters < max_iter:
         gtol = max(float(np.finfo(npdt).eps) * 10, 1e-3 * mu * tol)
-        wj, f, it = run(wj, jnp.asarray(mu, npdt), data, jnp.asarray(gtol, npdt))
+        wj, f, it = run(wj, jnp.asarray(mu, npdt), data, jnp.asarray(gtol, npdt),
+                        jnp.asarray(CHUNK))
         iters += int(it)
         u, v = dual_point(wj, jnp.asarray(mu, npdt), data)
         wn = np.asarray(wj, dtype=np.float64)
@@ -90,7 +97,11 @@ def fit_jax(spec, X, y, w, *, tol=1e-6, max_stages=12, theta0=None, intercept0=0
             best = (theta, b, cert)
         if cert.ok:
             break
-        mu *= 0.1
+        at_mu += int(it)
+        if int(it) < CHUNK or at_mu >= STAGE_ITERS:       # smoothed problem solved (or stuck)
+            if stages >= max_stages:
+                break
+            mu, stages, at_mu = mu * 0.1, stages + 1, 0
     theta, b, cert = best
     built = FastBuilt(spec=spec, radius=types.SimpleNamespace(value=fs.radius)
                       if spec.uncertainty.radius is not None else None, data=(X, y, w))
@@ -98,7 +109,8 @@ def fit_jax(spec, X, y, w, *, tol=1e-6, max_stages=12, theta0=None, intercept0=0
 
 
 def solve_jax(spec, X, y, sample_weight=None, *, on_failure="raise", tol=1e-6, max_stages=12,
-              theta0=None, intercept0=0.0, dtype="float64", radius=None, **unknown):
+              max_iter=20_000, theta0=None, intercept0=0.0, dtype="float64", radius=None,
+              **unknown):
     """RobustERM.fit(..., backend="jax"): validate with the cvxpy path's code, solve, certify.
 
     Returns a :class:`robust_erm.Result` (solver "jax-lbfgs"); if the relative duality gap is
@@ -113,12 +125,13 @@ def solve_jax(spec, X, y, sample_weight=None, *, on_failure="raise", tol=1e-6, m
 
     if unknown:
         raise ValueError(f"backend='jax' got unknown option(s) {sorted(unknown)}; it takes tol, "
-                         "max_stages, theta0, intercept0, dtype")
+                         "max_stages, max_iter, theta0, intercept0, dtype")
     if on_failure not in ("raise", "warn"):
         raise ValueError(f"on_failure must be 'raise' or 'warn', got {on_failure!r}")
     X, y, w = spec._validate(X, y, sample_weight)
-    theta, b, cert, built = fit_jax(spec, X, y, w, tol=tol, max_stages=max_stages, theta0=theta0,
-                                    intercept0=intercept0, dtype=dtype, radius=radius)
+    theta, b, cert, built = fit_jax(spec, X, y, w, tol=tol, max_stages=max_stages,
+                                    max_iter=max_iter, theta0=theta0, intercept0=intercept0,
+                                    dtype=dtype, radius=radius)
     msg = ""
     if not cert.ok:
         msg = (f"backend='jax' did not reach the relative duality gap {cert.tol:g}: gap "

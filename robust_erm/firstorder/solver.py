@@ -34,7 +34,7 @@ def _stage(key):
     import jax.numpy as jnp
     from jax import lax
 
-    fit_intercept, d, m, maxiter = key
+    fit_intercept, d, m = key
 
     def sp(x, mu):                                     # smoothed (x)_+
         return mu * jnp.logaddexp(0.0, x / mu)
@@ -106,8 +106,8 @@ def _stage(key):
             data["lam_on"])
         return f, g * mask
 
-    def run(w0, mu, data, gtol):
-        return lbfgs(lambda w: vg(w, mu, data), w0, maxiter=maxiter, gtol=gtol, m=m)
+    def run(w0, mu, data, gtol, iters):
+        return lbfgs(lambda w: vg(w, mu, data), w0, maxiter=iters, gtol=gtol, m=m)
 
     return jax.jit(run), jax.jit(dual_point), jax.jit(objective)
 
@@ -115,7 +115,7 @@ def _stage(key):
 def lbfgs(value_and_grad, x0, *, maxiter, gtol, m=10):
     """Minimize with L-BFGS (Nocedal & Wright, Alg. 7.4/7.5) and Armijo backtracking, in
     ``lax.while_loop``.  Returns (x, f, iterations).  Stops when ||grad||_inf <= gtol, after
-    ``maxiter`` iterations, or when a line search makes no progress."""
+    ``maxiter`` iterations (may be traced), or when a line search makes no progress."""
     import jax.numpy as jnp
     from jax import lax
 
@@ -215,7 +215,7 @@ def make_problem(fs, X, y, w, *, dtype):
     rad = fs.radius * (1.0 if fs.weights is None else float(np.max(fs.weights)) / max(
         fs.radius, 1e-300)) if fs.kind != "ell" else float(np.linalg.norm(fs.P, 2))
     tscale = sscale / max(rad * d, 1e-12)
-    key = (fs.fit_intercept, d, 10, 2000)
+    key = (fs.fit_intercept, d, 10)
     data = {"X": Xj, "y": jnp.asarray(y, dtype), "c": jnp.asarray(c, dtype),
             "shift": jnp.asarray(shift, dtype), "radius": jnp.asarray(fs.radius, dtype),
             "weights": jnp.asarray(np.broadcast_to(
