@@ -45,8 +45,9 @@ through Conv/GAP; GAP as a matvec (see ``sims.kernels.stax``).
 ``--full`` (n = 4000 FC, 96 conv; medians of 5): FC NNGP 1.00x / 0.88x, FC NNGP+NTK 0.99x / 1.09x,
 conv NNGP 1.17x / 1.18x, conv NNGP+NTK 1.31x / 1.50x (CPU / wall).  No GPU in this task: CPU only.
 
-    python benchmarks/bench_kernels_exact.py          # ~1 min on 2 shared cores
-    python benchmarks/bench_kernels_exact.py --full   # bigger n
+    python benchmarks/bench_kernels_exact.py            # ~1 min on 2 shared cores
+    python benchmarks/bench_kernels_exact.py --full     # bigger n
+    python benchmarks/bench_kernels_exact.py --entries  # ms/entry rows (issue #20 item 8), ~2 min
 """
 from __future__ import annotations
 
@@ -60,6 +61,7 @@ jax.config.update("jax_enable_x64", True)
 import jax.numpy as jnp  # noqa: E402
 import numpy as np  # noqa: E402
 
+from _timing import interleaved  # noqa: E402
 from sims.kernels import stax  # noqa: E402
 
 
@@ -108,19 +110,26 @@ def _gram_conv(x):
     return (f @ f.T / c).reshape(n, h, w, n, h, w)  # the matmul's own layout: no transpose pass
 
 
+def _gram_conv_diag(x):
+    n, h, w, c = x.shape
+    f = x.reshape(n, h * w, c)
+    return jnp.einsum("apc,bpc->abp", f, f) / c   # same-position pairs only (diagonal-spatial bound)
+
+
 def _time_interleaved(fns: dict, x, repeats: int):
-    for f in fns.values():
-        jax.block_until_ready(f(x))
-    wall = {k: [] for k in fns}
+    """Medians of wall time (``benchmarks/_timing.interleaved``) and of process CPU time per call."""
     cpu = {k: [] for k in fns}
-    for _ in range(repeats):
-        for k, f in fns.items():
-            t0, c0 = time.perf_counter(), time.process_time()
-            jax.block_until_ready(f(x))
-            wall[k].append(time.perf_counter() - t0)
+
+    def timed(k, f):
+        def call():
+            c0 = time.process_time()
+            out = jax.block_until_ready(f(x))
             cpu[k].append(time.process_time() - c0)
-    return ({k: float(np.median(v)) for k, v in wall.items()},
-            {k: float(np.median(v)) for k, v in cpu.items()})
+            return out
+        return call
+
+    wall = interleaved({k: timed(k, f) for k, f in fns.items()}, repeats=repeats, warmup=1)
+    return wall, {k: float(np.median(v[1:])) for k, v in cpu.items()}   # v[0]: the warm-up call
 
 
 def bench(name, layers, x, n_act, gram, repeats):
@@ -140,11 +149,52 @@ def bench(name, layers, x, n_act, gram, repeats):
                               ("nngp+ntk", "exact_ntk", ("bound_ntk", "bound_ntk_barrier", "bound_ntk_complex"))):
         bc = min(cpu[b] for b in bounds)
         bw = min(wall[b] for b in bounds)
+        entries = x.shape[0] ** 2
         print(f"{name:36s} {label:9s} CPU exact {cpu[ex] * 1e3:8.1f} ms  bound {bc * 1e3:8.1f} ms  "
               f"ratio {cpu[ex] / bc:5.2f}x  |  wall exact {wall[ex] * 1e3:8.1f} ms  bound {bw * 1e3:8.1f} ms  "
-              f"ratio {wall[ex] / bw:5.2f}x")
+              f"ratio {wall[ex] / bw:5.2f}x  |  {wall[ex] * 1e3 / entries:.2e} ms/entry (wall)")
         rows.append((name, label, cpu[ex] / bc, wall[ex] / bw))
     return rows
+
+
+def bench_entries(repeats: int, *, full: bool = False):
+    """``--entries``: time per kernel entry (ms/entry, neural-tangents README format), NNGP+NTK, CPU.
+
+    Rows: FC ``3x(Dense-Relu)``; the pooling-free CNN of issue #20 ``[Conv3x3 SAME-Relu]x3-Flatten-Dense``
+    on 8x8x3 by the diagonal-spatial path (chosen by ``kernel_fn`` from the Flatten readout) and by the
+    full-covariance path (``diagonal_spatial=False``); ``Conv 2x(Conv3x3-Relu)-GAP``; Myrtle-5 on 32x32x3.
+    Each with its lower bound (module docstring; for the diagonal path the same-position Gram) where one
+    is defined.  neural-tangents' README quotes GPU (V100) times per entry; no GPU in this task.
+    """
+    rng = np.random.default_rng(1)
+    n_fc, n_cnn, n_full, n_gap, n_myr = (4000, 256, 16, 96, 8) if full else (1500, 128, 8, 48, 4)
+    conv = lambda c: stax.Conv(c, (3, 3), padding="SAME", W_std=1.5, b_std=0.05)  # noqa: E731
+    cnn = stax.serial(*[conv(64), stax.Relu()] * 3, stax.Flatten(), stax.Dense(1, W_std=1.5))
+    rows = [
+        ("FC 3x(Dense-Relu), d=256", stax.serial(*[stax.Dense(512, W_std=1.5, b_std=0.05), stax.Relu()] * 3,
+                                                 stax.Dense(1, W_std=1.5)), (n_fc, 256), None, (_gram_fc, 3)),
+        ("[Conv-Relu]x3-Flatten 8x8x3, diagonal", cnn, (n_cnn, 8, 8, 3), None, (_gram_conv_diag, 3)),
+        ("[Conv-Relu]x3-Flatten 8x8x3, full cov", cnn, (n_full, 8, 8, 3), False, (_gram_conv, 3)),
+        ("Conv 2x(Conv3x3-Relu)-GAP, 8x8x3", stax.serial(*[conv(64), stax.Relu()] * 2, stax.GlobalAvgPool(),
+                                                         stax.Dense(1)), (n_gap, 8, 8, 3), None, (_gram_conv, 2)),
+        ("Myrtle-5, 32x32x3", stax.Myrtle(5), (n_myr, 32, 32, 3), None, (_gram_conv, 2)),
+    ]
+    print(f"time per kernel entry, NNGP+NTK of K(x, x), medians of {repeats} interleaved rounds (CPU)")
+    out = {}
+    for name, net, shape, ds, (gram, n_act) in rows:
+        x = jnp.asarray(rng.normal(size=shape))
+        kf = net.kernel_fn
+        fns = {"exact": jax.jit(lambda a, kf=kf, ds=ds: kf(a, None, get=("nngp", "ntk"), diagonal_spatial=ds)),
+               "bound": lower_bound(gram, n_act, ntk=True, coding="complex")}
+        wall, cpu = _time_interleaved(fns, x, repeats)
+        e = shape[0] ** 2
+        out[name] = wall["exact"] / e
+        print(f"{name:40s} n={shape[0]:5d}  {wall['exact'] * 1e3 / e:.3e} ms/entry (wall), "
+              f"{cpu['exact'] * 1e3 / e:.3e} (CPU)  bound {wall['bound'] * 1e3 / e:.3e}  "
+              f"ratio {cpu['exact'] / cpu['bound']:.2f}x (CPU)")
+    a, b = out["[Conv-Relu]x3-Flatten 8x8x3, full cov"], out["[Conv-Relu]x3-Flatten 8x8x3, diagonal"]
+    print(f"pooling-free CNN: diagonal-spatial path {a / b:.1f}x faster per entry than the full covariance")
+    return out
 
 
 def bench_empirical(widths=(64, 256, 1024), ns=(8, 32), repeats: int = 3):
@@ -156,7 +206,6 @@ def bench_empirical(widths=(64, 256, 1024), ns=(8, 32), repeats: int = 3):
     derivatives ``O(n² k w·L)`` plus ``n`` Jacobians of the pre-activations, so their ratio grows
     ~linearly with the width ``w``.
     """
-    import time
     from sims.kernels.empirical_ntk import IMPLEMENTATIONS, empirical_ntk_fn
 
     rng = np.random.default_rng(0)
@@ -168,16 +217,8 @@ def bench_empirical(widths=(64, 256, 1024), ns=(8, 32), repeats: int = 3):
         for n in ns:
             x = jnp.asarray(rng.normal(size=(n, 32)))
             _, params = init_fn(jax.random.key(0), x.shape)
-            times = {}
-            for impl in IMPLEMENTATIONS:
-                fn = empirical_ntk_fn(apply_fn, implementation=impl)
-                fn(x, None, params).block_until_ready()
-                ts = []
-                for _ in range(repeats):
-                    t0 = time.perf_counter()
-                    fn(x, None, params).block_until_ready()
-                    ts.append(time.perf_counter() - t0)
-                times[impl] = float(np.median(ts))
+            fns = {impl: empirical_ntk_fn(apply_fn, implementation=impl) for impl in IMPLEMENTATIONS}
+            times = interleaved({k: (lambda f=f: f(x, None, params)) for k, f in fns.items()}, repeats=repeats)
             rows.append((w, n, times))
             print(f"width {w:5d} n {n:4d}  " + "  ".join(f"{k} {v * 1e3:9.2f} ms" for k, v in times.items())
                   + f"  jacobian/structured {times['jacobian'] / times['structured']:.1f}x")
@@ -190,9 +231,14 @@ def main(argv=None):
     ap.add_argument("--repeats", type=int, default=7)
     ap.add_argument("--empirical", action="store_true",
                     help="time the three empirical-NTK implementations vs width and n instead")
+    ap.add_argument("--entries", action="store_true",
+                    help="time per kernel entry (ms/entry) for FC, conv, pooling-free CNN, Myrtle-5 instead")
     args = ap.parse_args(argv)
     if args.empirical:
         bench_empirical(widths=(64, 256, 1024, 2048) if args.full else (64, 256, 1024))
+        return
+    if args.entries:
+        bench_entries(min(args.repeats, 5), full=args.full)
         return
     rng = np.random.default_rng(0)
     n_fc, n_cv = (4000, 96) if args.full else (1500, 48)

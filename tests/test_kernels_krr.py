@@ -104,3 +104,30 @@ def test_bad_inputs(rng):
         krr_fit_predict(k, y, k[:, :3])
     with pytest.raises(ValueError, match="Y contains non-finite"):
         solve_psd(k, np.full(8, np.inf), ridge=1e-6)
+
+
+def test_differentiable_and_checked_entries_agree_and_accuracy(rng):
+    """One ridge convention: the jnp (differentiable) and scipy (checked) solves give the same KRR."""
+    import jax.numpy as jnp
+
+    from sims.kernels.krr import krr_accuracy, krr_predict, ridge_value
+    from sims.kip.data import stratified_mask
+
+    x = rng.normal(size=(40, 3))
+    k = np.exp(-0.5 * np.sum((x[:, None] - x[None]) ** 2, -1))
+    y = (x[:, 0] > 0).astype(int)
+    targets = np.eye(2)[y] - 0.5
+    val = stratified_mask(y, 0.25, rng=rng)
+    assert val.sum() == round(0.25 * (y == 0).sum()) + round(0.25 * (y == 1).sum())
+    fit = ~val
+    kff, kvf = k[np.ix_(fit, fit)], k[np.ix_(val, fit)]
+    a = np.asarray(krr_predict(jnp.asarray(kvf), jnp.asarray(kff), jnp.asarray(targets[fit]), ridge=1e-3))
+    b = krr_fit_predict(kff, targets[fit], kvf, ridge=1e-3)
+    np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-12)
+    assert float(ridge_value(jnp.asarray(kff), 1e-3)) == pytest.approx(1e-3 * np.trace(kff) / fit.sum(), rel=1e-14)
+    acc = krr_accuracy(kff, targets[fit], kvf, y[val], ridge=1e-3)
+    assert acc == np.mean(np.argmax(b, 1) == y[val]) and acc > 0.8   # a smooth boundary in 3-d
+    with pytest.raises(ValueError, match="labels_test must have shape"):
+        krr_accuracy(kff, targets[fit], kvf, y[val][:-1], ridge=1e-3)
+    with pytest.raises(ValueError, match="fraction must be"):
+        stratified_mask(y, 1.5, rng=rng)

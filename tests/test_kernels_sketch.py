@@ -384,3 +384,47 @@ def test_bad_inputs_raise_clear_errors():
         sketch.kernel_matrices(spatial_fn, spatial_init(jax.random.key(0), xi.shape), xi)
     with pytest.raises(ValueError, match="batch_size"):
         sketch.kernel_matrices(feature_fn, p, x, batch_size=0)
+
+
+def test_from_stax_equals_the_hand_written_sketch(rng):
+    """One description: the sketch derived from the stax net draws exactly the hand-written sketch."""
+    import jax
+    from sims.kernels import nets, sketch as sk, stax as sx
+
+    key = jax.random.key(7)
+    x = rng.normal(size=(5, 8, 8, 1))
+    _, (i1, f1) = nets.paired(nets.conv(blocks=2), m=32)
+    i2, f2 = sk.serial(*[l for _ in range(2) for l in (sk.Conv((3, 3), padding="SAME", W_std=2 ** 0.5),
+                                                        sk.Relu(m=32), sk.AvgPool((2, 2), strides=(2, 2)))],
+                       sk.Flatten(), sk.Dense(W_std=2 ** 0.5))
+    a, b = f1(i1(key, x.shape), x), f2(i2(key, x.shape), x)
+    np.testing.assert_array_equal(a.ntk, b.ntk)
+    np.testing.assert_array_equal(a.nngp, b.nngp)
+    # GELU through its Hermite series, nested serial flattened, bias kept
+    net = sx.serial(sx.Dense(16, W_std=1.3, b_std=0.2), sx.serial(sx.Gelu(), sx.Dense(1, W_std=1.3, b_std=0.2)))
+    i3, f3 = sk.from_stax(net, m=16, degree=4)
+    i4, f4 = sk.serial(sk.Dense(W_std=1.3, b_std=0.2), sk.Gelu(m=16, degree=4), sk.Dense(W_std=1.3, b_std=0.2))
+    z = rng.normal(size=(3, 6))
+    np.testing.assert_array_equal(f3(i3(key, z.shape), z).ntk, f4(i4(key, z.shape), z).ntk)
+
+
+def test_from_stax_converges_to_the_exact_kernel_and_refuses_what_it_cannot_sketch(rng):
+    import jax
+    from sims.kernels import sketch as sk, stax as sx
+
+    net = sx.serial(sx.Dense(8, W_std=1.4, b_std=0.1), sx.Relu(), sx.Dense(1, W_std=1.4, b_std=0.1))
+    x = rng.normal(size=(6, 5))
+    m = 20_000
+    init_fn, feature_fn = sk.from_stax(net, m=m)
+    f = feature_fn(init_fn(jax.random.key(0), x.shape), x)
+    exact = np.asarray(net.kernel_fn(x, None, get="nngp"))
+    rel = np.abs(np.asarray(f.nngp @ f.nngp.T) - exact) / np.sqrt(np.outer(np.diag(exact), np.diag(exact)))
+    assert rel.max() < 4 * 2 / np.sqrt(m)   # Monte Carlo over m features: 4-sigma band, sigma <= 2/sqrt(m)
+    with pytest.raises(ValueError, match=r"layer 1 \(LayerNorm\) has no sketch"):
+        sk.from_stax(sx.serial(sx.Dense(4), sx.LayerNorm(), sx.Dense(1)), m=8)
+    with pytest.raises(ValueError, match="'ntk' parameterization only"):
+        sk.from_stax(sx.serial(sx.Dense(4, parameterization="standard"), sx.Relu()), m=8)
+    with pytest.raises(ValueError, match="Sin.*has no sketch|layer 1"):
+        sk.from_stax(sx.serial(sx.Dense(4), sx.Sin(), sx.Dense(1)), m=8)
+    with pytest.raises(ValueError, match="method must be"):
+        sk.from_stax(net, m=8, method="exact")
