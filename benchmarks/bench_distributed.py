@@ -32,6 +32,9 @@ import textwrap
 import time
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _timing import median_time  # noqa: E402  (benchmarks/_timing.py)
+
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
@@ -75,12 +78,7 @@ def trivial_point(point):
 
 
 def _time(fn, repeats):
-    ts = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        ts.append(time.perf_counter() - t0)
-    return statistics.median(ts)
+    return median_time(fn, repeats=repeats, warmup=0)
 
 
 def bench_sweeps(*, workers: int, grids: dict[str, tuple[int, int]], n_trivial: int,

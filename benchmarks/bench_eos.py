@@ -17,7 +17,6 @@ Run: ``.venv/bin/python benchmarks/bench_eos.py [--full]``.
 from __future__ import annotations
 
 import argparse
-import statistics
 import time
 
 import jax
@@ -27,17 +26,13 @@ jax.config.update("jax_enable_x64", True)
 import jax.numpy as jnp  # noqa: E402
 import numpy as np  # noqa: E402
 
+from _timing import median_time  # noqa: E402  (benchmarks/_timing.py)
 from sims.eos import (SymReLUNet, ThresholdNet, dense_hessian, gd_single,  # noqa: E402
                       gd_sweep, hvp, lanczos_top, sparse_coding, top_eigenvalues)
 
 
 def _median_time(fn, repeats):
-    ts = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        ts.append(time.perf_counter() - t0)
-    return statistics.median(ts)
+    return median_time(fn, repeats=repeats, warmup=0)
 
 
 def bench_sharpness(widths, repeats):

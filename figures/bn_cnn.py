@@ -14,7 +14,8 @@ from __future__ import annotations
 import numpy as np
 
 from figures.core import Claim, Figure, RunContext
-from figures.core.claims import Verdict
+from figures.core.claims import Measurement
+from figures.core.controls import fails, passes
 
 _CHOICES = ("Example distribution is ours (paper's out of reach): P=2 patches, signal patch "
             "y*mu*e1, noise patch N(0, sigma^2 I) on e1-perp, mu=1, sigma=1, n=20, d=200; "
@@ -22,18 +23,6 @@ _CHOICES = ("Example distribution is ours (paper's out of reach): P=2 patches, s
             "(a large first step inflates ||w|| and freezes the direction), exp loss; "
             "no-BN contrast: w0=0, same eta; "
             "test error on 2000 fresh samples, mean +- 2 SE over seeds.")
-
-CLAIMS = (
-    Claim(id="bn_cnn.patch_uniform", statement="GD on the two-layer single-filter linear CNN with "
-          "BN converges to a patch-wise uniform-margin classifier",
-          claimed="max_{i,p} |z_ip(T) - 1| -> 0 (here < 1e-6 at T)",
-          source="arXiv:2306.11680, CNN theorem", choices=_CHOICES),
-    Claim(id="bn_cnn.test_error", statement="On a signal/noise patch example the patch-wise "
-          "uniform-margin classifier has lower test error than the max-margin classifier",
-          claimed="err(uniform) + 2 SE < err(max margin) - 2 SE",
-          source="arXiv:2306.11680, examples (our stand-in distribution)", choices=_CHOICES),
-)
-
 
 def _sample(rng, n, d, mu, sig):
     y = np.where(rng.random(n) < 0.5, -1.0, 1.0)
@@ -69,21 +58,58 @@ def compute(cfg: dict, ctx: RunContext) -> dict:
             "z_nobn": zn.reshape(len(rn["t"]) - 1, -1)}
 
 
-def check(data, cfg):
-    dev = float(np.max(np.abs(data["z"][-1] - 1.0)))
-    v1 = Verdict.PASS if dev < 1e-6 else Verdict.FAIL
-    k = len(data["err_uniform"])
-    mu_, su = data["err_uniform"].mean(), data["err_uniform"].std(ddof=1) / np.sqrt(k)
-    ms, ss = data["err_svm"].mean(), data["err_svm"].std(ddof=1) / np.sqrt(k)
-    v2 = Verdict.PASS if mu_ + 2 * su < ms - 2 * ss else (
-        Verdict.FAIL if mu_ - 2 * su > ms + 2 * ss else Verdict.INCONCLUSIVE)
-    dev_n = float(np.max(np.abs(data["z_nobn"][-1] - 1.0)))
-    return [CLAIMS[0].result(verdict=v1, measured={"max_dev_T": dev, "no_bn_max_dev_T": dev_n},
-                             fit_range=(float(data["t"][-1]), float(data["t"][-1])),
-                             details="single training set; no-BN CNN shown for contrast"),
-            CLAIMS[1].result(verdict=v2, measured={"err_uniform": float(mu_), "err_svm": float(ms)},
-                             uncertainty={"se_uniform": float(su), "se_svm": float(ss),
-                                          "n_seeds": k})]
+PATCH_TOL = 1e-6
+
+
+def _measure_patch(data, cfg):
+    dev = float(np.max(np.abs(np.asarray(data["z"])[-1] - 1.0)))
+    extra = {}
+    if "z_nobn" in data:
+        extra["no_bn_max_dev_T"] = float(np.max(np.abs(np.asarray(data["z_nobn"])[-1] - 1.0)))
+    t_end = float(np.asarray(data["t"])[-1])
+    return Measurement(value=dev, fit_range=(t_end, t_end), extra=extra,
+                       uncertainty={"method": "exact (single training set)"},
+                       details="no-BN CNN shown for contrast")
+
+
+def _measure_test_error(data, cfg):
+    from figures.core.claims import t_interval
+
+    eu, es = np.asarray(data["err_uniform"]), np.asarray(data["err_svm"])
+    m, lo, hi = t_interval(es - eu)             # paired over seeds (same test set per seed)
+    return Measurement(value=m, ci=(lo, hi), seeds=int(eu.size),
+                       extra={"err_uniform": float(eu.mean()), "err_svm": float(es.mean())},
+                       uncertainty={"method": "95% t-interval of the paired per-seed difference"})
+
+
+def _synthetic_cnn(dev=None, gain=None):
+    def data(cfg):
+        rng = np.random.default_rng(2)
+        k = cfg["n_seeds"]
+        es = 0.3 + 0.01 * rng.standard_normal(k)
+        return {"z": 1.0 + (dev if dev is not None else 1e-9) * np.ones((1, 4)),
+                "t": np.array([float(cfg["steps"])]),
+                "err_svm": es, "err_uniform": es - (gain if gain is not None else 0.1)
+                + 0.005 * rng.standard_normal(k)}
+    return data
+
+
+CLAIMS = (
+    Claim(id="bn_cnn.patch_uniform", statement="GD on the two-layer single-filter linear CNN with "
+          "BN converges to a patch-wise uniform-margin classifier",
+          claimed="max_{i,p} |z_ip(T) - 1| -> 0", quantity="max_{i,p} |z_ip(T) - 1|",
+          accept=(0.0, PATCH_TOL), measure=_measure_patch,
+          controls=(fails("margins stuck 1e-3 from uniform", _synthetic_cnn(dev=1e-3)),
+                    passes("margins uniform to 1e-9", _synthetic_cnn(dev=1e-9))),
+          source="arXiv:2306.11680, CNN theorem", choices=_CHOICES),
+    Claim(id="bn_cnn.test_error", statement="On a signal/noise patch example the patch-wise "
+          "uniform-margin classifier has lower test error than the max-margin classifier",
+          claimed="err(max margin) - err(uniform) > 0", quantity="err(svm) - err(uniform)",
+          accept=(0.0, None), measure=_measure_test_error,
+          controls=(fails("max margin better by 0.1", _synthetic_cnn(gain=-0.1)),
+                    passes("uniform better by 0.1", _synthetic_cnn(gain=0.1))),
+          source="arXiv:2306.11680, examples (our stand-in distribution)", choices=_CHOICES),
+)
 
 
 def plot(data, cfg):
@@ -109,4 +135,4 @@ FIGURE = Figure(name="bn_cnn", title="BN CNN: patch-wise uniform margin and test
                 config={"n_seeds": 10, "n": 20, "d": 200, "mu": 1.0, "sigma": 1.0,
                         "n_test": 2000, "eta": 0.05, "steps": 100_000},
                 quick={"n_seeds": 3, "steps": 2000, "n_test": 500},
-                compute=compute, check=check, plot=plot, expected_seconds=30)
+                compute=compute, plot=plot, expected_seconds=30)

@@ -21,7 +21,8 @@ import math
 import numpy as np
 
 from figures.core import Claim, Figure, RunContext
-from figures.core.claims import Verdict, worst
+from figures.core.claims import Measurement
+from figures.core.controls import fails, passes
 
 _CHOICES = ("l(xy): l = symmetrised logistic (l''(0)=1/2), y0=1, x0 in {5e-4, 1e-3, 2e-3} "
             "(the spread over x0 is the reported uncertainty), steps as in config. Mean model: "
@@ -29,28 +30,6 @@ _CHOICES = ("l(xy): l = symmetrised logistic (l''(0)=1/2), y0=1, x0 in {5e-4, 1e
             "it reproduces the reference note's recalled 8 pi/d^2), d=200, a0=1e-3, b0=0. "
             "Transition located on a grid of eta/eta*; uncertainty = half the grid spacing.")
 
-CLAIMS = (
-    Claim(id="eos_reduced.lxy",
-          statement="GD on l(xy) is stable below eta* = 2/(l''(0) y0^2) (nothing learned in y) "
-                    "and at the edge of stability just above it (sharpness settles at ~2/eta)",
-          claimed="|y_inf - y0| < 1e-3 for eta/eta* in {0.5, 0.9, 0.99}; y_inf < y0 - 0.005 for "
-                  "{1.01, 1.1, 1.25}; 1.95 <= eta S_inf <= 2.0 for {1.01, 1.02}",
-          source="arXiv:2212.07469 (reduced model; reference note section 2.7 check 1)",
-          choices=_CHOICES),
-    Claim(id="eos_reduced.mean_threshold",
-          statement="The mean model's bias shows a sharp step-size transition at the stability "
-                    "threshold, which equals 2/S(theta_0) of the implementation",
-          claimed="eta* = 8 pi/d^2 = 2/S(theta_0) (rel. 1e-2); transition eta_c/eta* in [0.98, "
-                  "1.02]; |b_inf(0.8 eta*)| < 0.01 |b_inf(1.5 eta*)|, b_inf(1.5 eta*) < 0",
-          source="arXiv:2212.07469 (mean model theorem; constant recalled by the reference note)",
-          choices=_CHOICES),
-    Claim(id="eos_reduced.mean_eos",
-          statement="Above the threshold the mean model ends at the edge of stability: its final "
-                    "sharpness is ~2/eta",
-          claimed="1.9 <= eta S_inf <= 2.0 for every non-diverged eta in (eta*, 2 eta*]",
-          source="arXiv:2212.07469; Cohen et al. arXiv:2103.00065 (EoS: S hovers at 2/eta)",
-          choices=_CHOICES),
-)
 
 
 def compute(cfg: dict, ctx: RunContext) -> dict:
@@ -103,74 +82,167 @@ def _at(ratios, r):
     return int(i[0]) if i.size else None
 
 
-def check(data, cfg):
-    out = []
-    # --- l(xy)
-    rl, y, es = data["lxy_ratios"], data["lxy_y"], float(data["lxy_eta_star"])
-    eta = rl * es
-    idx = {r: _at(rl, r) for r in (0.5, 0.9, 0.99, 1.01, 1.02, 1.1, 1.25)}
-    if any(v is None for v in idx.values()):
-        out.append(CLAIMS[0].result(verdict=Verdict.INCONCLUSIVE, measured=None,
-                                    details="config lacks some of the claimed eta/eta* ratios"))
-    else:
-        dev_below = np.abs(y[:, [idx[r] for r in (0.5, 0.9, 0.99)]] - 1.0)
-        drop_above = 1.0 - y[:, [idx[r] for r in (1.01, 1.1, 1.25)]]
-        es_end = eta[[idx[1.01], idx[1.02]]] * data["lxy_sharp"][:, [idx[1.01], idx[1.02]]]
-        ok = (dev_below.max() < 1e-3, drop_above.min() > 0.005,
-              np.all((es_end >= 1.95) & (es_end <= 2.0)))
-        out.append(CLAIMS[0].result(
-            verdict=Verdict.PASS if all(ok) else Verdict.FAIL,
-            measured={"max |y_inf - y0| below": float(dev_below.max()),
-                      "min (y0 - y_inf) above": float(drop_above.min()),
-                      "eta S_inf at 1.01, 1.02 (mean over x0)": es_end.mean(0).tolist()},
-            uncertainty={"eta S_inf range over x0": [float(es_end.min()), float(es_end.max())],
-                         "x0s": cfg["x0s"]},
-            fit_range={"eta/eta*": [float(rl[0]), float(rl[-1])]},
-            details=f"eta* closed form {es:.6g}, 2/S(theta_0) of the implementation "
-                    f"{2 / float(data['lxy_s0']):.6g}; diverged at eta/eta* = "
-                    f"{rl[data['lxy_div'].any(0)].tolist()}"))
-    # --- mean model threshold and transition
-    rm, b, esm = data["mean_ratios"], data["mean_b"], float(data["mean_eta_star"])
-    two_s0 = 2 / float(data["mean_s0"])
-    rel = abs(two_s0 / esm - 1)
+def _lxy_cols(data, ratios):
+    rl = np.asarray(data["lxy_ratios"])
+    idx = [_at(rl, r) for r in ratios]
+    if any(i is None for i in idx):
+        raise ValueError(f"config lacks some of the claimed eta/eta* ratios {list(ratios)}")
+    return idx
+
+
+def _lxy_note(data):
+    rl = np.asarray(data["lxy_ratios"])
+    return (f"eta* closed form {float(data['lxy_eta_star']):.6g}, 2/S(theta_0) of the implementation "
+            f"{2 / float(data['lxy_s0']):.6g}; diverged at eta/eta* = "
+            f"{rl[np.asarray(data['lxy_div']).any(0)].tolist()}")
+
+
+BELOW, ABOVE, EDGE = (0.5, 0.9, 0.99), (1.01, 1.1, 1.25), (1.01, 1.02)
+
+
+def _measure_lxy_below(data, cfg):
+    dev = np.abs(np.asarray(data["lxy_y"])[:, _lxy_cols(data, BELOW)] - 1.0)
+    return Measurement(value=float(dev.max()), extra={"eta/eta*": list(BELOW)},
+                       uncertainty={"method": "worst over x0 and eta"}, details=_lxy_note(data))
+
+
+def _measure_lxy_above(data, cfg):
+    drop = 1.0 - np.asarray(data["lxy_y"])[:, _lxy_cols(data, ABOVE)]
+    return Measurement(value=float(drop.min()), extra={"eta/eta*": list(ABOVE)},
+                       uncertainty={"method": "worst over x0 and eta"}, details=_lxy_note(data))
+
+
+def _measure_lxy_edge(data, cfg):
+    idx = _lxy_cols(data, EDGE)
+    eta = np.asarray(data["lxy_ratios"])[idx] * float(data["lxy_eta_star"])
+    es = eta * np.asarray(data["lxy_sharp"])[:, idx]
+    return Measurement(value=float(es.mean()), ci=(float(es.min()), float(es.max())),
+                       extra={"eta S_inf at 1.01, 1.02 (mean over x0)": es.mean(0).tolist()},
+                       uncertainty={"method": "min-max over x0 and eta (every run must lie in the band)"},
+                       details=_lxy_note(data))
+
+
+def _transition(data):
+    rm, b = np.asarray(data["mean_ratios"]), np.asarray(data["mean_b"])
     learned = np.isfinite(b) & (b < -1e-3)
-    if learned.any() and (~learned).any():
-        j = int(np.argmax(learned))
-        eta_c = 0.5 * (rm[max(j - 1, 0)] + rm[j])
-        half = 0.5 * (rm[j] - rm[max(j - 1, 0)])
-    else:
-        eta_c, half = math.nan, math.nan
+    if not (learned.any() and (~learned).any()):
+        raise ValueError("no transition on the grid: b_inf < -1e-3 at all or none of the etas")
+    j = int(np.argmax(learned))
+    return 0.5 * (rm[max(j - 1, 0)] + rm[j]), 0.5 * (rm[j] - rm[max(j - 1, 0)])
+
+
+def _measure_mean_constant(data, cfg):
+    two_s0, esm = 2 / float(data["mean_s0"]), float(data["mean_eta_star"])
+    return Measurement(value=two_s0 / esm, extra={"8 pi/d^2": esm, "2/S(theta_0)": two_s0},
+                       uncertainty={"method": "exact (Lanczos on HVPs vs closed form)"},
+                       details=f"a0 = {cfg['a0']}")
+
+
+def _measure_mean_transition(data, cfg):
+    eta_c, half = _transition(data)
+    rm = np.asarray(data["mean_ratios"])
+    return Measurement(value=eta_c, ci=(eta_c - half, eta_c + half),
+                       fit_range={"eta/eta*": [float(rm[0]), float(rm[-1])]},
+                       uncertainty={"method": "grid: first eta with b_inf < -1e-3, +- half spacing"})
+
+
+def _measure_mean_sharpness(data, cfg):
+    rm, b = np.asarray(data["mean_ratios"]), np.asarray(data["mean_b"])
     i08, i15 = _at(rm, 0.8), _at(rm, 1.5)
-    sharp = (i08 is not None and i15 is not None and b[i15] < 0
-             and abs(b[i08]) < 0.01 * abs(b[i15]))
-    vs = [Verdict.PASS if rel < 1e-2 else Verdict.FAIL,
-          Verdict.INCONCLUSIVE if not np.isfinite(eta_c) else
-          (Verdict.PASS if (eta_c - half >= 0.98 and eta_c + half <= 1.02) else
-           Verdict.FAIL if (eta_c + half < 0.98 or eta_c - half > 1.02) else Verdict.INCONCLUSIVE),
-          Verdict.PASS if sharp else Verdict.FAIL]
-    out.append(CLAIMS[1].result(
-        verdict=worst(vs),
-        measured={"2/S0 / (8 pi/d^2)": two_s0 / esm, "eta_c / eta*": eta_c,
-                  "b_inf(0.8 eta*)": None if i08 is None else float(b[i08]),
-                  "b_inf(1.5 eta*)": None if i15 is None else float(b[i15])},
-        uncertainty={"eta_c/eta* grid half-width": half},
-        fit_range={"eta/eta*": [float(rm[0]), float(rm[-1])]},
-        details=f"8 pi/d^2 = {esm:.6g}, 2/S(theta_0) = {two_s0:.6g} (a0 = {cfg['a0']}); "
-                f"eta_c = first grid eta with b_inf < -1e-3"))
-    # --- mean model EoS
-    above = (rm > 1.0) & (rm <= 2.0) & ~data["mean_div"]
-    es_end = rm[above] * esm * data["mean_sharp"][above]
-    if es_end.size:
-        v = Verdict.PASS if np.all((es_end >= 1.9) & (es_end <= 2.0)) else Verdict.FAIL
-        out.append(CLAIMS[2].result(
-            verdict=v, measured={"eta S_inf": es_end.tolist()},
-            uncertainty={"min, max": [float(es_end.min()), float(es_end.max())]},
-            fit_range={"eta/eta*": rm[above].tolist()},
-            details=f"diverged at eta/eta* = {rm[data['mean_div']].tolist()}"))
-    else:
-        out.append(CLAIMS[2].result(verdict=Verdict.INCONCLUSIVE, measured=None,
-                                    details="no non-diverged eta in (eta*, 2 eta*]"))
-    return out
+    if i08 is None or i15 is None:
+        raise ValueError("config lacks eta/eta* = 0.8 or 1.5")
+    if not b[i15] < 0:
+        return Measurement(value=np.inf, extra={"b_inf(1.5 eta*)": float(b[i15])},
+                           details="no negative bias at 1.5 eta*")
+    return Measurement(value=float(abs(b[i08]) / abs(b[i15])),
+                       extra={"b_inf(0.8 eta*)": float(b[i08]), "b_inf(1.5 eta*)": float(b[i15])},
+                       uncertainty={"method": "exact (deterministic GD)"})
+
+
+def _measure_mean_eos(data, cfg):
+    rm, esm = np.asarray(data["mean_ratios"]), float(data["mean_eta_star"])
+    div = np.asarray(data["mean_div"])
+    above = (rm > 1.0) & (rm <= 2.0) & ~div
+    if not above.any():
+        raise ValueError("no non-diverged eta in (eta*, 2 eta*]")
+    es = rm[above] * esm * np.asarray(data["mean_sharp"])[above]
+    return Measurement(value=float(es.mean()), ci=(float(es.min()), float(es.max())),
+                       extra={"eta S_inf": es.tolist()}, fit_range={"eta/eta*": rm[above].tolist()},
+                       uncertainty={"method": "min-max over the etas (every eta must lie in the band)"},
+                       details=f"diverged at eta/eta* = {rm[div].tolist()}")
+
+
+def _synthetic_lxy(*, drift_below=0.0, drop_above=0.05, edge=1.99):
+    def data(cfg):
+        rl = np.asarray(cfg["lxy_ratios"], float)
+        nx = len(cfg["x0s"])
+        y = np.where(rl > 1, 1 - drop_above, 1 - drift_below)[None, :].repeat(nx, 0)
+        es = 1.0
+        return {"lxy_ratios": rl, "lxy_y": y, "lxy_eta_star": np.asarray(es), "lxy_s0": np.asarray(2.0),
+                "lxy_sharp": (edge / (rl * es))[None, :].repeat(nx, 0), "lxy_div": np.zeros((nx, rl.size), bool)}
+    return data
+
+
+def _synthetic_mean(*, threshold=1.0, s0_ratio=1.0, b_above=-0.5, edge=1.95):
+    def data(cfg):
+        rm = np.asarray(cfg["mean_ratios"], float)
+        esm = 8 * math.pi / cfg["d"] ** 2
+        b = np.where(rm > threshold, b_above, -1e-5)
+        return {"mean_ratios": rm, "mean_b": b, "mean_eta_star": np.asarray(esm),
+                "mean_s0": np.asarray(2 / (esm * s0_ratio)), "mean_sharp": edge / (rm * esm),
+                "mean_div": np.zeros(rm.size, bool)}
+    return data
+
+
+CLAIMS = (
+    Claim(id="eos_reduced.lxy_below", statement="GD on l(xy) below eta* = 2/(l''(0) y0^2) is stable: "
+          "nothing is learned in y", claimed="|y_inf - y0| -> 0 for eta/eta* in {0.5, 0.9, 0.99}",
+          quantity="max |y_inf - y0|", accept=(0.0, 1e-3), measure=_measure_lxy_below,
+          controls=(fails("y drifts 1e-2 below the threshold", _synthetic_lxy(drift_below=1e-2)),
+                    passes("y stays", _synthetic_lxy())),
+          source="arXiv:2212.07469 (reduced model)", choices=_CHOICES),
+    Claim(id="eos_reduced.lxy_above", statement="Just above eta*, GD on l(xy) learns: y drops",
+          claimed="y_inf < y0 for eta/eta* in {1.01, 1.1, 1.25}",
+          quantity="min (y0 - y_inf)", accept=(0.005, None), measure=_measure_lxy_above,
+          controls=(fails("y does not move above the threshold", _synthetic_lxy(drop_above=0.0)),
+                    passes("y drops by 0.05", _synthetic_lxy())),
+          source="arXiv:2212.07469 (reduced model)", choices=_CHOICES),
+    Claim(id="eos_reduced.lxy_edge", statement="Just above eta*, GD on l(xy) ends at the edge of "
+          "stability: the sharpness settles at ~2/eta", claimed="eta S_inf -> 2 at eta/eta* in {1.01, 1.02}",
+          quantity="eta S_inf", accept=(1.95, 2.0), measure=_measure_lxy_edge,
+          controls=(fails("sharpness settles at 1.5/eta", _synthetic_lxy(edge=1.5)),
+                    passes("sharpness at 1.99/eta", _synthetic_lxy())),
+          source="arXiv:2212.07469 (reduced model); Cohen et al. arXiv:2103.00065", choices=_CHOICES),
+    Claim(id="eos_reduced.mean_threshold", statement="The mean model's threshold 8 pi/d^2 equals "
+          "2/S(theta_0) of the implementation", claimed="2/S(theta_0) / (8 pi/d^2) = 1",
+          quantity="2/S(theta_0) / (8 pi/d^2)", accept=(0.99, 1.01), measure=_measure_mean_constant,
+          controls=(fails("implementation's threshold 5 % off", _synthetic_mean(s0_ratio=1.05)),
+                    passes("equal", _synthetic_mean())),
+          source="arXiv:2212.07469 (mean model theorem; constant recalled by the reference note)",
+          choices=_CHOICES),
+    Claim(id="eos_reduced.mean_transition", statement="The mean model's bias shows a sharp "
+          "step-size transition at the stability threshold",
+          claimed="first eta/eta* with b_inf < 0 (the transition eta_c/eta*) = 1",
+          quantity="eta_c / eta*", accept=(0.98, 1.02), measure=_measure_mean_transition,
+          controls=(fails("transition at 1.25 eta*", _synthetic_mean(threshold=1.2)),
+                    passes("transition at eta*", _synthetic_mean())),
+          source="arXiv:2212.07469 (mean model theorem)", choices=_CHOICES),
+    Claim(id="eos_reduced.mean_sharp", statement="The transition is sharp: below it the bias stays "
+          "near 0, above it it is clearly negative", claimed="|b_inf(0.8 eta*)| / |b_inf(1.5 eta*)| "
+          "small, b_inf(1.5 eta*) < 0", quantity="|b_inf(0.8 eta*)| / |b_inf(1.5 eta*)|",
+          accept=(0.0, 0.01), measure=_measure_mean_sharpness,
+          controls=(fails("bias 10x smaller above", _synthetic_mean(b_above=-1e-4)),
+                    passes("bias -0.5 above", _synthetic_mean())),
+          source="arXiv:2212.07469 (mean model theorem)", choices=_CHOICES),
+    Claim(id="eos_reduced.mean_eos", statement="Above the threshold the mean model ends at the edge "
+          "of stability: its final sharpness is ~2/eta",
+          claimed="eta S_inf -> 2 for every non-diverged eta in (eta*, 2 eta*]",
+          quantity="eta S_inf", accept=(1.9, 2.0), measure=_measure_mean_eos,
+          controls=(fails("sharpness at 1.5/eta", _synthetic_mean(edge=1.5)),
+                    passes("sharpness at 1.95/eta", _synthetic_mean())),
+          source="arXiv:2212.07469; Cohen et al. arXiv:2103.00065 (EoS: S hovers at 2/eta)",
+          choices=_CHOICES),
+)
 
 
 def plot(data, cfg):
@@ -249,5 +321,5 @@ FIGURE = Figure(
             "mean_ratios": [0.5, 0.8, 0.9, 0.95, 0.97, 0.98, 0.99, 1.0, 1.005, 1.01, 1.02, 1.03,
                             1.05, 1.1, 1.25, 1.5, 2.0, 3.0]},
     quick={"steps": 20_000, "record_every": 10_000, "traj_steps": 500},
-    compute=compute, check=check, plot=plot, expected_seconds=30,
+    compute=compute, plot=plot, expected_seconds=30,
 )

@@ -63,9 +63,9 @@ def scheme(name: str, k: int) -> Scheme:
 
 
 def nfe(name: str, k) -> np.ndarray:
+    """Score evaluations of member(s) ``k`` of a family: ``Scheme.nfe``, the one definition."""
     k = np.asarray(k)
-    return {"pfode": k, "ddpm": k, "pfode2": 2 * k, "dpum": 2 * k * N_OUTER,
-            "dpom": 2 * k * N_OUTER}[name]
+    return np.vectorize(lambda kk: scheme(name, int(kk)).nfe, otypes=[np.int64])(k)
 
 
 def k_for_nfe(name: str, budget: int) -> int:
@@ -76,14 +76,6 @@ def k_for_nfe(name: str, budget: int) -> int:
 
 def law_moments(name: str, ks, *, bias: float = 0.0, var: float = VAR):
     """Exact per-coordinate output ``(m, P)`` on ``N(0, var I)`` for every knob in ``ks``."""
-    import jax
-    import jax.numpy as jnp
-    from sims.pfode import isotropic_law
+    from sims.pfode import law_over_steps
 
-    s = scheme(name, 1)
-    f = jax.vmap(lambda k: isotropic_law(s.n_outer, k, k if s.n_corr else 1, T, 0.0,
-                                         s.t_corr if s.n_corr else 1.0, s.friction,
-                                         predictor=s.predictor, corrector=s.corrector, var=var,
-                                         bias=bias))
-    m, p = f(jnp.asarray(np.asarray(ks, dtype=np.int64)))
-    return np.asarray(m), np.asarray(p)
+    return law_over_steps(scheme(name, 1), ks, var=var, bias=bias)

@@ -187,3 +187,29 @@ def test_higher_dim_set_where_uniform_and_svm_directions_differ(rng):
     u = w / np.linalg.norm(w)  # w stays in span{x_i} + w0's orthogonal part; compare predictions
     np.testing.assert_allclose(x @ u / np.linalg.norm(x @ u), x @ u_uni / np.linalg.norm(x @ u_uni),
                                atol=1e-8)
+
+
+@pytest.mark.parametrize("loss", ["exp", "logistic"])
+@pytest.mark.parametrize("shape", [(10, 1, 50), (6, 3, 40)])
+@pytest.mark.parametrize("bn", [True, False])
+def test_lowrank_step_equals_the_sigma_gradient(loss, shape, bn):
+    """The simulator's low-rank GD step (through F, never forming Sigma) is the analytic step."""
+    import jax.numpy as jnp
+
+    from sims.bn import _lowrank_step, _lprime, bn_grad, prepare
+
+    rng = np.random.default_rng(hash((loss, shape, bn)) % 2**32)
+    n, P, d = shape
+    x = rng.standard_normal(shape)
+    y = np.where(rng.random(n) < 0.5, -1.0, 1.0)
+    a, sig = prepare(x, y)
+    w, g, eta = jnp.asarray(rng.standard_normal(d)), 1.3, 0.2
+    step = _lowrank_step(jnp.asarray(x.reshape(n * P, d)), jnp.asarray(y), n, P, loss, bn)
+    w1, g1 = step(eta, (w, g))
+    if bn:
+        gw, gg = bn_grad(w, g, a, sig, loss=loss)
+        w2, g2 = w - eta * gw, g - eta * gg
+    else:
+        w2, g2 = w - eta * (_lprime(a @ w, loss) @ a) / n, g
+    np.testing.assert_allclose(np.asarray(w1), np.asarray(w2), rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(float(g1), float(g2), rtol=1e-12, atol=1e-14)

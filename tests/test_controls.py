@@ -16,19 +16,10 @@ FIGURES = builtin_figures()
 CLAIMS = [(f, c) for f in FIGURES.values() for c in f.claims]
 
 # claims still decided by hand-written checks without controls (reported UNFALSIFIABLE)
-PENDING = {
-    "bn_cnn.patch_uniform", "bn_cnn.test_error",
-    "eos_fig1.transition", "eos_fig1.below_bias", "eos_fig1.below_linear",
-    "eos_fig1.above_threshold", "eos_fig1.below_is_gradient_flow",
-    "eos_reduced.lxy", "eos_reduced.mean_threshold", "eos_reduced.mean_eos",
-    "eos_sharpening.progressive", "eos_sharpening.edge",
-    "pf_dim.dpum_sqrt_d", "pf_dim.ddpm_gap", "pf_dim.dpom_bound", "pf_score.linear",
-    "pf_score.corrector_equal_cost", "pf_steps.order1",
-    "rerm_airbnb.robust_beats_drop", "rerm_airbnb.ds_no_worse_than_s",
-}
-# figures being restated in other work (their claims are pending as a whole)
-PENDING_FIGURES = ("kip_digits", "nk_", "rerm_scale")
-PENDING |= {c.id for f, c in CLAIMS if f.name.startswith(PENDING_FIGURES)}
+PENDING: set[str] = set()
+# figures being restated in other work: their claims without controls are pending
+PENDING_FIGURES = ("kip_digits", "nk_")
+PENDING |= {c.id for f, c in CLAIMS if f.name.startswith(PENDING_FIGURES) and not c.controls}
 
 
 def test_pending_list_names_real_claims():

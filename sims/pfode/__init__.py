@@ -4,7 +4,7 @@ Public API
 ----------
 Scheme, pfode, pfode2, ddpm, dpum, dpom, paper_dpum, paper_dpom -- sampler structures
 sample, correct, Samples, NonFiniteScoreError                     -- particle samplers (JAX)
-isotropic_law, scheme_law                                         -- exact law on Gaussian data
+isotropic_law, scheme_law, law_over_steps                         -- exact law on Gaussian data
 
 Example
 -------
@@ -16,9 +16,10 @@ Example
 >>> out.x.shape, out.nfe
 ((1000, 8), 256)
 """
-from sims.pfode.law import isotropic_law, scheme_law
+from sims.pfode.law import isotropic_law, law_over_steps, scheme_law
 from sims.pfode.samplers import NonFiniteScoreError, Samples, correct, sample
 from sims.pfode.schemes import Scheme, ddpm, dpom, dpum, paper_dpom, paper_dpum, pfode, pfode2
 
 __all__ = ["Scheme", "pfode", "pfode2", "ddpm", "dpum", "dpom", "paper_dpum", "paper_dpom",
-           "sample", "correct", "Samples", "NonFiniteScoreError", "isotropic_law", "scheme_law"]
+           "sample", "correct", "Samples", "NonFiniteScoreError", "isotropic_law", "scheme_law",
+           "law_over_steps"]

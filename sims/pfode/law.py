@@ -26,7 +26,7 @@ from jax import lax
 from sims.pfode.schemes import Scheme
 from sims.pfode.steps import ddpm_step, lmc_step, ode2_step, ode_step, ulmc_coefficients, ulmc_step
 
-__all__ = ["isotropic_law", "scheme_law"]
+__all__ = ["isotropic_law", "scheme_law", "law_over_steps"]
 
 
 def _score(t, x, var, mean, bias):
@@ -113,3 +113,24 @@ def scheme_law(scheme: Scheme, *, var: float, mean: float = 0.0, bias: float = 0
                          predictor=scheme.predictor, corrector=scheme.corrector, var=var,
                          mean=mean, bias=bias)
     return float(m), float(p)
+
+
+def law_over_steps(scheme: Scheme, ks, *, var: float, mean: float = 0.0, bias: float = 0.0):
+    """``(m, P)`` arrays for the family of ``scheme`` with ``n_pred`` (and ``n_corr``, when a
+    corrector is used) replaced by each ``k`` in ``ks``: one compiled program for the whole grid.
+
+    The structure (predictor, corrector, ``n_outer``, ``T``, ``t_end``, ``t_corr``, friction)
+    is ``scheme``'s; only the step counts vary.
+    """
+    import numpy as np
+
+    ks = np.asarray(ks, dtype=np.int64)
+    if ks.ndim != 1 or ks.size == 0 or np.any(ks < 1):
+        raise ValueError(f"ks: expected a non-empty 1-D array of positive step counts, got {ks!r}")
+    corr = scheme.n_corr > 0
+    f = jax.vmap(lambda k: isotropic_law(
+        scheme.n_outer, k, k if corr else 1, scheme.T, scheme.t_end,
+        scheme.t_corr if corr else 1.0, scheme.friction, predictor=scheme.predictor,
+        corrector=scheme.corrector, var=var, mean=mean, bias=bias))
+    m, p = f(jnp.asarray(ks))
+    return np.asarray(m), np.asarray(p)
