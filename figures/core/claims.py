@@ -196,7 +196,7 @@ class Claim:
         if m.refuse:
             verdict, why = Verdict.INCONCLUSIVE, m.refuse
         value = float(m.value)
-        measured = {self.quantity or "value": value, **dict(m.extra)}
+        measured = {**dict(m.extra), self.quantity or "value": value}  # the tested value wins
         unc = dict(m.uncertainty)
         if m.ci is not None:
             unc = {"interval": [float(lo), float(hi)], **unc}
