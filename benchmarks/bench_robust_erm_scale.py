@@ -61,6 +61,10 @@ def main(argv=None):
     args = ap.parse_args(argv)
     import jax
     jax.config.update("jax_enable_x64", True)          # entry point: float64
+    import warnings
+
+    import robust_erm as rerm
+    warnings.filterwarnings("ignore", message=".*duality gap.*")   # the gap column shows it
     ns = [2_000, 10_000] if args.quick else [10_000, 100_000]
     cvx_max = args.cvxpy_max if args.cvxpy_max is not None else (ns[0] if args.quick else 10_000)
     n_max = args.n_max or (100_000 if args.quick else 1_000_000)
@@ -78,9 +82,13 @@ def main(argv=None):
             t = interleaved(fns, repeats=args.repeats, warmup=0)
             tc, diff = np.nan, np.nan
             if n <= cvx_max:
-                cv = spec.fit(X, y)
-                diff = abs(res.objective - cv.objective) / abs(cv.objective)
-                tc = median_time(lambda s=spec: s.fit(X, y), repeats=1, warmup=0)
+                try:
+                    cv = spec.fit(X, y)
+                except rerm.RobustERMSolveError as e:      # reported, not hidden: e.g. CLARABEL
+                    print(f"{name:>14} {n:>8} CLARABEL not certified: {e}")   # optimal_inaccurate
+                else:
+                    diff = abs(res.objective - cv.objective) / abs(cv.objective)
+                    tc = median_time(lambda s=spec: s.fit(X, y), repeats=1, warmup=0)
             print(f"{name:>14} {n:>8} {t['jax']:>8.3f} {tc:>10.3f} {t['sklearn']:>9.3f} "
                   f"{tc / t['jax']:>8.1f} {t['jax'] / t['sklearn']:>8.2f} {res.gap:>9.1e} "
                   f"{diff:>9.1e}", flush=True)
