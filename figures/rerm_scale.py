@@ -29,6 +29,22 @@ CHOICES = ("robust logistic, l2 ball radius 0.1, ridge 1e-4, d = 50, Gaussian X,
            "log-log least squares with bootstrap CI on n >= fit_min_n; band [0.8, 1.25]")
 
 
+def median_time(fn, *, repeats: int, warmup: int = 1) -> float:
+    """Median wall seconds of ``fn()`` over ``repeats`` calls after ``warmup`` calls (figures do
+    not import ``benchmarks/``, which is not an installed package)."""
+    import statistics
+    import time
+
+    for _ in range(warmup):
+        fn()
+    ts = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        ts.append(time.perf_counter() - t0)
+    return statistics.median(ts)
+
+
 def _data(n, d, seed):
     rng = np.random.default_rng(seed)
     X = rng.normal(size=(n, d))
@@ -43,7 +59,6 @@ def time_point(point):
     from sklearn.linear_model import LogisticRegression
 
     import robust_erm as rerm
-    from benchmarks._timing import median_time
     from robust_erm.regularizers import Ridge
 
     n, d, reps = point["n"], point["d"], point["repeats"]
