@@ -1,7 +1,6 @@
 """Issue #16: every input of the issue's table gives the right answer or a clear error, and
 every solve carries a certificate.  References are independent closed forms (numpy), written
 from the formulas of arXiv:2306.05649 Sec. 2 / the note's section 5, never from the library."""
-import warnings
 
 import numpy as np
 import cvxpy as cp
@@ -10,7 +9,7 @@ from sklearn.exceptions import ConvergenceWarning, NotFittedError
 
 import robust_erm as rerm
 from robust_erm import losses as L, sets as S
-from robust_erm.sklearn import RobustClassifier, RobustRegressor
+from robust_erm.sklearn import RobustRegressor
 
 RNG = np.random.default_rng(16)
 X = RNG.normal(size=(30, 3))

@@ -1,6 +1,5 @@
 """sklearn's own estimator checks, GridSearchCV over the radius, and agreement with RobustERM."""
 import numpy as np
-import pytest
 from sklearn.model_selection import GridSearchCV
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
