@@ -380,19 +380,17 @@ def test_process_pool_kill_resume_and_no_orphans(tmp_path):
 
 
 def test_kip_checkpoint_of_another_kernel_or_past_steps_is_an_error(tmp_path):
-    import functools
-
     import jax
 
     from sims.kip import distill, exact_kernel
-    from sims.kip.fc_kernels import relu_fc1_kernel
+    from sims.kip.kernel import fc_network
 
     rng = np.random.default_rng(0)
     x = rng.standard_normal((40, 6))
     y = np.repeat(np.arange(2), 20)
 
     def kern(get, w):
-        return exact_kernel(functools.partial(relu_fc1_kernel, get=get, W_std=w, b_std=0.1))
+        return exact_kernel(fc_network(W_std=w, b_std=0.1)[2], get=get)
 
     ck = tmp_path / "ck.npz"
     kw = dict(n_per_class=2, key=jax.random.key(0), target_per_class=5, checkpoint=ck,
@@ -439,5 +437,7 @@ def test_bn_rate_seed_4_runs_to_a_report(tmp_path):
     """The seed that crashed with FloatingPointError (issue #13) now gives verdicts."""
     assert main(["run", "bn_rate", "--quick", "--seed", "4", "--out", str(tmp_path),
                  "--no-progress"]) == 0
+    from figures.bn_rate import FIGURE
+
     side = json.loads((tmp_path / "bn_rate" / "bn_rate.json").read_text())
-    assert side["error"] is None and len(side["claims"]) == 3
+    assert side["error"] is None and len(side["claims"]) == len(FIGURE.claims)
